@@ -1,0 +1,231 @@
+"""Normalized ledger values: invoices, line items, runs; the keys and columns of the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+PREVIEW_STATUS = "Preview"
+
+INVOICE_COLUMNS: tuple[str, ...] = (
+    "Provider", "Account", "Invoice ID", "Invoice Key", "Period", "Invoice Date", "Due Date",
+    "Status", "Currency", "Product Charges", "Overages", "Taxes", "Credits & Adjustments",
+    "Total", "Balance Due", "Line Items", "Line Items Total", "Reconciled", "PDF", "CSV",
+    "Source URL", "Synced At",
+)  # fmt: skip
+
+LINE_COLUMNS: tuple[str, ...] = (
+    "Provider", "Account", "Invoice ID", "Invoice Key", "Period", "Product", "Category",
+    "Description", "Group", "Project", "Resource ID", "Resource UUID", "Start", "End",
+    "Duration", "Unit", "Quantity", "Unit Price", "Amount", "Currency", "Line Key",
+)  # fmt: skip
+
+RUN_COLUMNS: tuple[str, ...] = (
+    "Started", "Finished", "Connection", "Trigger", "Status", "New", "Updated", "Unchanged",
+    "Line Items", "Message",
+)  # fmt: skip
+
+INVOICE_KEY_COLUMN = "Invoice Key"
+LINE_KEY_COLUMN = "Line Key"
+
+# How a sink should type each column. Anything not listed is provider text (always a string).
+MONEY_COLUMNS = frozenset(
+    {"Product Charges", "Overages", "Taxes", "Credits & Adjustments", "Total", "Balance Due",
+     "Line Items Total", "Quantity", "Unit Price", "Amount", "Duration"}
+)  # fmt: skip
+DATE_COLUMNS = frozenset({"Invoice Date", "Due Date"})
+DATETIME_COLUMNS = frozenset({"Start", "End", "Synced At", "Started", "Finished"})
+INTEGER_COLUMNS = frozenset({"Line Items", "New", "Updated", "Unchanged"})
+BOOLEAN_COLUMNS = frozenset({"Reconciled"})
+LINK_COLUMNS = frozenset({"PDF", "CSV", "Source URL"})
+# Money columns that are really plain quantities: a number, but no currency format.
+PLAIN_NUMBER_COLUMNS = frozenset({"Quantity", "Duration"})
+
+
+def invoice_line_key(invoice_key: str, position: int) -> str:
+    """`Line Key` = Invoice Key + '#' + 1-based position of the line in the invoice."""
+    return f"{invoice_key}#{position}"
+
+
+@dataclass(frozen=True)
+class DocumentLink:
+    """An archived document: where a person opens it, and what was archived."""
+
+    kind: str  # "pdf" | "csv"
+    url: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    provider: str
+    account: str
+    invoice_id: str
+    invoice_key: str
+    period: str
+    position: int
+    product: str
+    category: str
+    description: str
+    amount: Decimal
+    currency: str
+    group: str = ""
+    project: str = ""
+    resource_id: str = ""
+    resource_uuid: str = ""
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    duration: Decimal | None = None
+    unit: str = ""
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+
+    @property
+    def key(self) -> str:
+        return invoice_line_key(self.invoice_key, self.position)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "Provider": self.provider, "Account": self.account, "Invoice ID": self.invoice_id,
+            "Invoice Key": self.invoice_key, "Period": self.period, "Product": self.product,
+            "Category": self.category, "Description": self.description, "Group": self.group,
+            "Project": self.project, "Resource ID": self.resource_id,
+            "Resource UUID": self.resource_uuid, "Start": self.start, "End": self.end,
+            "Duration": self.duration, "Unit": self.unit, "Quantity": self.quantity,
+            "Unit Price": self.unit_price, "Amount": self.amount, "Currency": self.currency,
+            "Line Key": self.key,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    provider: str
+    account: str
+    invoice_id: str
+    key: str
+    period: str  # YYYY-MM
+    status: str
+    currency: str
+    total: Decimal
+    invoice_date: dt.date | None = None
+    due_date: dt.date | None = None
+    product_charges: Decimal | None = None
+    overages: Decimal | None = None
+    taxes: Decimal | None = None
+    credits: Decimal | None = None
+    balance_due: Decimal | None = None
+    line_count: int = 0
+    lines_total: Decimal | None = None
+    reconciled: bool | None = None
+    pdf: str = ""
+    csv: str = ""
+    source_url: str = ""
+    synced_at: dt.datetime | None = None
+
+    @property
+    def is_preview(self) -> bool:
+        return self.status == PREVIEW_STATUS
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "Provider": self.provider, "Account": self.account, "Invoice ID": self.invoice_id,
+            "Invoice Key": self.key, "Period": self.period, "Invoice Date": self.invoice_date,
+            "Due Date": self.due_date, "Status": self.status, "Currency": self.currency,
+            "Product Charges": self.product_charges, "Overages": self.overages,
+            "Taxes": self.taxes, "Credits & Adjustments": self.credits, "Total": self.total,
+            "Balance Due": self.balance_due, "Line Items": self.line_count,
+            "Line Items Total": self.lines_total, "Reconciled": self.reconciled,
+            "PDF": self.pdf, "CSV": self.csv, "Source URL": self.source_url,
+            "Synced At": self.synced_at,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class InvoiceRef:
+    """One entry of a provider's invoice listing: enough to decide skip / add / update.
+
+    `version` changes whenever the provider's invoice changes (a preview's `updated_at` and
+    amount, a DoiT invoice's status and balance); final DigitalOcean invoices never change.
+    `handle` is provider-private data the provider needs to fetch the invoice again.
+    """
+
+    key: str
+    provider: str
+    invoice_id: str
+    period: str
+    version: str
+    is_preview: bool = False
+    handle: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FetchedInvoice:
+    """An invoice with its lines, and the documents the provider offers for it."""
+
+    invoice: Invoice
+    lines: tuple[LineItem, ...]
+    documents: tuple[str, ...] = ()  # kinds the provider can download: "pdf", "csv"
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    line_items: int = 0
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    connection: str
+    trigger: str
+    status: str  # "running" | "succeeded" | "failed"
+    started: dt.datetime
+    finished: dt.datetime | None = None
+    counts: RunCounts = RunCounts()
+    message: str = ""
+    phase: str = ""
+    done: int = 0
+    total: int = 0
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "Started": self.started, "Finished": self.finished, "Connection": self.connection,
+            "Trigger": self.trigger, "Status": self.status, "New": self.counts.new,
+            "Updated": self.counts.updated, "Unchanged": self.counts.unchanged,
+            "Line Items": self.counts.line_items, "Message": self.message,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LedgerBatch:
+    """Everything one sync writes: upserted invoices, their complete line sets, removals.
+
+    `lines` holds, for every invoice in `invoices`, the full replacement set of its lines.
+    `removed` lists invoice keys whose invoice row and lines must disappear (a preview
+    superseded by its final invoice).
+    """
+
+    invoices: tuple[Invoice, ...] = ()
+    lines: tuple[LineItem, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.invoices or self.removed)
+
+
+@dataclass(frozen=True)
+class Connection:
+    name: str
+    provider: str  # "digitalocean" | "doit"
+    account: str  # human label: team name, tenant
+    secret_ref: str
+    fingerprint: str  # e.g. dop_v1_…a1b2, the only trace of the token anyone sees
+    options: Mapping[str, Any] = field(default_factory=dict)
+    created: dt.datetime | None = None

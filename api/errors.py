@@ -1,0 +1,115 @@
+"""The one exception tree of billsync.
+
+    BillsyncError                      message is safe to show a user; never holds a secret
+    ├── ConfigError                    a setting is missing or wrong (fatal)
+    ├── NotFoundError                  a named connection, run or file does not exist (fatal)
+    ├── RunInProgress                  one run per connection at a time; carries the running run id
+    ├── SecretError                    the secret store cannot be opened or a secret is missing
+    ├── ProviderError                  anything a provider API said or failed to say
+    │   ├── AuthError                  401: token rejected -> create a new read-only token
+    │   ├── PermissionError_           403: token lacks a scope / role -> fix the scope or role
+    │   ├── ProviderNotFound           404 on a resource we expected to exist
+    │   ├── MalformedResponse          a body that is not the documented shape
+    │   └── RetriableError             429, 5xx, timeout, connection error (retried, then raised)
+    │       └── RateLimited            429 after the retries were spent
+    └── SinkError                      the ledger or archive could not be written
+        └── RetriableSinkError         quota / transient; the next run will complete it
+
+`retryable` tells the service layer whether a caller should try again later. `action` is
+the one thing a person should do about it.
+"""
+
+from __future__ import annotations
+
+
+class BillsyncError(Exception):
+    """Base class: `str(exc)` is a complete, human, secret-free sentence."""
+
+    retryable = False
+    code = "error"
+
+    def __init__(self, message: str, *, action: str | None = None) -> None:
+        self.message = message
+        self.action = action
+        super().__init__(message if not action else f"{message} {action}")
+
+
+class ConfigError(BillsyncError):
+    code = "config"
+
+
+class NotFoundError(BillsyncError):
+    code = "not_found"
+
+
+class RunInProgress(BillsyncError):
+    code = "run_in_progress"
+    retryable = True
+
+    def __init__(self, connection: str, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"A sync for connection '{connection}' is already running (run {run_id}).",
+            action="Wait for it to finish, then try again.",
+        )
+
+
+class SecretError(BillsyncError):
+    code = "secret"
+
+
+class ProviderError(BillsyncError):
+    """An error from a provider API; `provider` names it, `request_id` helps its support."""
+
+    code = "provider"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status: int | None = None,
+        request_id: str | None = None,
+        action: str | None = None,
+    ) -> None:
+        self.provider = provider
+        self.status = status
+        self.request_id = request_id
+        if request_id:
+            message = f"{message} (request id {request_id})"
+        super().__init__(message, action=action)
+
+
+class AuthError(ProviderError):
+    code = "provider_auth"
+
+
+class PermissionError_(ProviderError):  # noqa: N801 - avoid shadowing the builtin
+    code = "provider_permission"
+
+
+class ProviderNotFound(ProviderError):
+    code = "provider_not_found"
+
+
+class MalformedResponse(ProviderError):
+    code = "provider_malformed"
+    retryable = True
+
+
+class RetriableError(ProviderError):
+    code = "provider_unavailable"
+    retryable = True
+
+
+class RateLimited(RetriableError):
+    code = "provider_rate_limited"
+
+
+class SinkError(BillsyncError):
+    code = "sink"
+
+
+class RetriableSinkError(SinkError):
+    code = "sink_unavailable"
+    retryable = True

@@ -1,0 +1,305 @@
+"""Shared outbound HTTP plumbing: bounded jittered retries, rate-limit pacing, call logging.
+
+Providers compose an `ApiClient`; their own module supplies the base URL, the auth header
+and one function that turns an error response into a `ProviderError`.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+import httpx
+import tenacity
+
+from api import logs
+from api.errors import MalformedResponse, ProviderError, RateLimited, RetriableError
+from api.settings import HttpSettings, RateLimits
+
+log = logs.get("http")
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+ErrorFor = Callable[[httpx.Response], ProviderError]
+
+RETRIABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+
+
+class SlidingWindowLimiter:
+    """Client-side pacing: at most `limit` requests in any `window` seconds, per window.
+
+    DigitalOcean counts each request for a full window after it is made (a sliding log, not
+    a fixed bucket), so we keep the same log and wait for the oldest entry to expire.
+    """
+
+    def __init__(self, limits: RateLimits, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep):
+        self._windows = [(limits.per_minute, limits.minute), (limits.per_hour, limits.hour)]
+        self._logs: list[collections.deque[float]] = [collections.deque() for _ in self._windows]
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._paused_until = 0.0
+        self.waited = 0.0
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                delay = max(0.0, self._paused_until - now)
+                for (limit, window), entries in zip(self._windows, self._logs, strict=True):
+                    while entries and entries[0] <= now - window:
+                        entries.popleft()
+                    if len(entries) >= limit:
+                        delay = max(delay, entries[0] + window - now)
+                if delay <= 0:
+                    for entries in self._logs:
+                        entries.append(now)
+                    return
+            self.waited += delay
+            self._sleep(delay)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller for `seconds` (a Retry-After, or a server saying we are at zero)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+@dataclass(frozen=True)
+class RateHeaders:
+    limit: int | None
+    remaining: int | None
+    reset: float | None  # unix epoch seconds
+
+    @classmethod
+    def parse(cls, headers: httpx.Headers) -> RateHeaders:
+        # httpx.Headers is case-insensitive: 'RateLimit-Reset' and 'ratelimit-reset' both match.
+        return cls(
+            _number(headers.get("ratelimit-limit"), int),
+            _number(headers.get("ratelimit-remaining"), int),
+            _number(headers.get("ratelimit-reset"), float),
+        )
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds; fractions accepted), else None."""
+    return _number(headers.get("retry-after"), float)
+
+
+def _number(raw: str | None, kind: type) -> Any:
+    if raw is None:
+        return None
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+class ApiClient:
+    """An httpx client with the retry, pacing and logging rules of ARCHITECTURE.md §6."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        error_for: ErrorFor,
+        http: HttpSettings,
+        limiter: SlidingWindowLimiter | None = None,
+        backoff_initial: float = 1.0,
+        backoff_max: float | None = None,
+        sleep: Sleep = time.sleep,
+        wall_clock: Clock = time.time,
+        transport: httpx.BaseTransport | None = None,
+        low_watermark: int = 10,
+    ) -> None:
+        self.provider = provider
+        self.calls = 0
+        self._error_for = error_for
+        self._http = http
+        self._limiter = limiter
+        self._sleep = sleep
+        self._wall = wall_clock
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max or http.max_retry_delay
+        self._low_watermark = low_watermark
+        self._calls_lock = threading.Lock()
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=dict(headers),
+            timeout=httpx.Timeout(http.timeout),
+            transport=transport,
+            follow_redirects=True,
+            limits=httpx.Limits(max_connections=max(http.concurrency * 2, 10)),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET a JSON document, retried; a body that is not JSON is a MalformedResponse."""
+
+        def once() -> Any:
+            with self._send("GET", url, params) as response:
+                response.read()
+            try:
+                return response.json()
+            except ValueError:
+                raise MalformedResponse(
+                    f"{self.provider} answered {redact(url)} with a body that is not JSON.",
+                    provider=self.provider,
+                    status=response.status_code,
+                    action="This is usually temporary; run the sync again.",
+                ) from None
+
+        return self._retrying(once)
+
+    def download(self, url: str, out: BinaryIO, params: Mapping[str, Any] | None = None) -> int:
+        """Stream a binary body into `out` (rewound on each retry); returns bytes written."""
+
+        def once() -> int:
+            out.seek(0)
+            out.truncate()
+            written = 0
+            with self._send("GET", url, params) as response:
+                for chunk in response.iter_bytes(64 * 1024):
+                    out.write(chunk)
+                    written += len(chunk)
+            return written
+
+        return self._retrying(once)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _retrying(self, once: Callable[[], Any]) -> Any:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(RetriableError),
+            stop=self._stop,
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        return retrying(once)
+
+    def _stop(self, state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number >= self._http.max_attempts:
+            return True
+        return state.idle_for + self._next_wait(state) > self._http.max_total_delay
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        return self._next_wait(state)
+
+    def _next_wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = getattr(exc, "retry_after", None)
+        if hinted is not None:
+            return min(float(hinted), self._http.max_retry_delay)
+        jitter = tenacity.wait_random_exponential(
+            multiplier=self._backoff_initial, max=self._backoff_max
+        )
+        # tenacity's full jitter draws from [0, cap]; keep at least half so waits still grow.
+        cap = min(self._backoff_initial * 2 ** (state.attempt_number - 1), self._backoff_max)
+        return max(cap / 2, jitter(state))
+
+    def _send(self, method: str, url: str, params: Mapping[str, Any] | None) -> Any:
+        if self._limiter is not None:
+            self._limiter.acquire()
+        started = time.perf_counter()
+        request = self._client.build_request(method, url, params=params)
+        with self._calls_lock:
+            self.calls += 1
+        try:
+            response = self._client.send(request, stream=True)
+        except httpx.TimeoutException:
+            self._log(request, None, started)
+            raise RetriableError(
+                f"{self.provider} did not answer {redact(str(request.url))} in time.",
+                provider=self.provider,
+                action="Run the sync again later.",
+            ) from None
+        except httpx.TransportError as exc:
+            self._log(request, None, started)
+            raise RetriableError(
+                f"Could not reach {self.provider} ({type(exc).__name__}).",
+                provider=self.provider,
+                action="Check the network or the API URL setting, then run the sync again.",
+            ) from None
+        self._log(request, response, started)
+        self._observe(response)
+        if response.status_code >= 400:
+            response.read()
+            response.close()
+            raise self._classify(response)
+        return _Closing(response)
+
+    def _observe(self, response: httpx.Response) -> None:
+        if self._limiter is None:
+            return
+        wait = retry_after(response.headers) if response.status_code == 429 else None
+        rate = RateHeaders.parse(response.headers)
+        if wait is None and rate.remaining is not None and rate.reset is not None:
+            until_reset = max(0.0, rate.reset - self._wall())
+            if rate.remaining == 0:
+                wait = until_reset
+            elif rate.remaining < self._low_watermark:
+                wait = until_reset / (rate.remaining + 1)  # spread what is left until reset
+        if wait:
+            self._limiter.pause(min(wait, self._http.max_retry_delay))
+
+    def _classify(self, response: httpx.Response) -> ProviderError:
+        error = self._error_for(response)
+        if response.status_code in RETRIABLE_STATUS and not isinstance(error, RetriableError):
+            error = (RateLimited if response.status_code == 429 else RetriableError)(
+                error.message, provider=self.provider, status=response.status_code,
+                request_id=error.request_id, action=error.action,
+            )  # fmt: skip
+        if response.status_code == 429:
+            error.retry_after = retry_after(response.headers)  # type: ignore[attr-defined]
+        return error
+
+    def _log(self, request: httpx.Request, response: httpx.Response | None, started: float) -> None:
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        status = response.status_code if response is not None else "no answer"
+        log.debug(
+            "%s %s -> %s in %d ms", request.method, redact(str(request.url)), status, elapsed_ms,
+            extra={"fields": {"httpRequest": {
+                "requestMethod": request.method, "requestUrl": redact(str(request.url)),
+                "status": response.status_code if response is not None else 0,
+                "latency": f"{elapsed_ms / 1000:.3f}s"}}},
+        )  # fmt: skip
+
+
+class _Closing:
+    """Context manager that closes a streamed response."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+    def __enter__(self) -> httpx.Response:
+        return self.response
+
+    def __exit__(self, *exc: object) -> None:
+        self.response.close()
+
+
+_SAFE_PARAMS = frozenset({"page", "per_page", "maxResults", "filter", "sortBy", "sortOrder"})
+
+
+def redact(url: str) -> str:
+    """The URL without credentials and without query values other than paging ones."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    query = "&".join(
+        pair if pair.split("=", 1)[0] in _SAFE_PARAMS else pair.split("=", 1)[0] + "=…"
+        for pair in parts.query.split("&")
+        if pair
+    )
+    return f"{parts.scheme}://{host}{parts.path}" + (f"?{query}" if query else "")

@@ -1,0 +1,133 @@
+"""Settings: one frozen object built once (from the environment or by a test), passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from api.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Shared outbound-HTTP behaviour; every provider composes it."""
+
+    timeout: float = 30.0  # seconds per request (connect/read)
+    max_attempts: int = 6  # per request, including the first
+    max_retry_delay: float = 60.0  # cap on one wait
+    max_total_delay: float = 300.0  # cap on all waits of one request
+    concurrency: int = 8  # parallel invoice fetches per run
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """A provider's documented limits; `time_scale` < 1 compresses time for benchmarks."""
+
+    per_minute: int = 250
+    per_hour: int = 5000
+    time_scale: float = 1.0
+
+    @property
+    def minute(self) -> float:
+        return 60.0 * self.time_scale
+
+    @property
+    def hour(self) -> float:
+        return 3600.0 * self.time_scale
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    secret_key: str | None = None  # Fernet key; else a 0600 key file under home
+    ledger: str = "workbook"  # "workbook" | "sheets"
+    files: str = "folder"  # "folder" | "drive"
+    digitalocean_api_url: str = "https://api.digitalocean.com"
+    doit_api_url: str = "https://api.doit.com"
+    http: HttpSettings = field(default_factory=HttpSettings)
+    digitalocean_limits: RateLimits = field(default_factory=RateLimits)
+    google_sheets_api_url: str = "https://sheets.googleapis.com"
+    google_drive_api_url: str = "https://www.googleapis.com"
+    google_oauth_token_uri: str = "https://oauth2.googleapis.com/token"
+
+    @property
+    def workbook_path(self) -> Path:
+        return self.home / "ledger.xlsx"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.home / "secrets.json"
+
+    @property
+    def key_path(self) -> Path:
+        return self.home / "secret.key"
+
+    @classmethod
+    def for_home(cls, home: Path | str, **overrides: object) -> Settings:
+        """Embedded defaults rooted at `home` (what tests and the demo use)."""
+        home = Path(home).resolve()
+        base = cls(home=home, database_url=f"sqlite:///{home / 'state.db'}")
+        return replace(base, **overrides)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("BILLSYNC_HOME", "./billsync-data")).resolve()
+        settings = cls.for_home(home)
+        http = HttpSettings(
+            timeout=_float(env, "BILLSYNC_HTTP_TIMEOUT", settings.http.timeout),
+            max_attempts=_int(env, "BILLSYNC_HTTP_MAX_ATTEMPTS", settings.http.max_attempts),
+            concurrency=_int(env, "BILLSYNC_CONCURRENCY", settings.http.concurrency),
+        )
+        return replace(
+            settings,
+            database_url=env.get("DATABASE_URL") or settings.database_url,
+            secret_key=env.get("BILLSYNC_SECRET_KEY") or None,
+            ledger=_choice(env, "BILLSYNC_LEDGER", settings.ledger, ("workbook", "sheets")),
+            files=_choice(env, "BILLSYNC_FILES", settings.files, ("folder", "drive")),
+            digitalocean_api_url=env.get("DIGITALOCEAN_API_URL", settings.digitalocean_api_url),
+            doit_api_url=env.get("DOIT_API_URL", settings.doit_api_url),
+            http=http,
+            google_sheets_api_url=env.get("GOOGLE_SHEETS_API_URL", settings.google_sheets_api_url),
+            google_drive_api_url=env.get("GOOGLE_DRIVE_API_URL", settings.google_drive_api_url),
+            google_oauth_token_uri=env.get(
+                "GOOGLE_OAUTH_TOKEN_URI", settings.google_oauth_token_uri
+            ),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}.")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}.") from None
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}.")
+    return value
