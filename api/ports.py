@@ -54,6 +54,12 @@ class LedgerSink(Protocol):
 
     def append_run(self, run: RunRecord) -> None: ...
 
+    def rows(self, tab: str) -> list[dict[str, Any]]:
+        """Read a tab back as dicts keyed by header, typed like the model's row() values:
+        Decimal money, date / aware-UTC datetime, int, bool, str ('' for an empty text
+        cell is returned as ''), None for an empty typed cell."""
+        ...
+
     def location(self) -> str:
         """Where a person finds the ledger (a path or a URL)."""
         ...
