@@ -37,7 +37,9 @@ class SlidingWindowLimiter:
     a fixed bucket), so we keep the same log and wait for the oldest entry to expire.
     """
 
-    def __init__(self, limits: RateLimits, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep):
+    def __init__(
+        self, limits: RateLimits, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+    ) -> None:
         self._windows = [(limits.per_minute, limits.minute), (limits.per_hour, limits.hour)]
         self._logs: list[collections.deque[float]] = [collections.deque() for _ in self._windows]
         self._clock = clock

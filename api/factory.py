@@ -1,0 +1,80 @@
+"""Adapter choice, made once from Settings: the engine never knows which adapters it got."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.core.model import Connection
+from api.engine import Destination, SyncEngine
+from api.errors import ConfigError
+from api.ports import FileStore, LedgerSink, Provider, SecretStore, StateStore
+from api.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    state: StateStore
+    secrets: SecretStore
+    sink: LedgerSink
+    files: FileStore
+    engine: SyncEngine
+
+    def provider(self, connection: Connection, token: str) -> Provider:
+        return build_provider(self.settings, connection, token)
+
+
+def build_provider(settings: Settings, connection: Connection, token: str) -> Provider:
+    options = connection.options
+    if connection.provider == "digitalocean":
+        from api.providers.digitalocean import DigitalOceanProvider
+
+        return DigitalOceanProvider(
+            token,
+            base_url=settings.digitalocean_api_url,
+            http=settings.http,
+            limits=settings.digitalocean_limits,
+            include_preview=bool(options.get("include_preview", True)),
+        )
+    if connection.provider == "doit":
+        from api.providers.doit import DoitProvider
+
+        return DoitProvider(
+            token,
+            base_url=settings.doit_api_url,
+            http=settings.http,
+            tenant_id=options.get("tenant") or None,
+            window_days=int(options.get("window_days", 120)),
+        )
+    raise ConfigError(
+        f"Connection '{connection.name}' has an unknown provider '{connection.provider}'."
+    )
+
+
+def build(settings: Settings) -> Services:
+    """The embedded stack: workbook, folder, SQLite, encrypted file (unless Settings differ)."""
+    from api.adapters.folder import FolderStore
+    from api.adapters.secrets_file import FernetSecretStore
+    from api.adapters.sql_state import SqlStateStore
+    from api.adapters.workbook import WorkbookLedger
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    state = SqlStateStore(settings.database_url)
+    secrets = FernetSecretStore(settings.secrets_path, settings.secret_key, settings.key_path)
+    if settings.ledger != "workbook" or settings.files != "folder":
+        raise ConfigError(
+            "The Google Sheets / Drive ledger is chosen per connection with `billsync connect "
+            "--sheet/--drive-folder`.",
+        )
+    sink: LedgerSink = WorkbookLedger(settings.workbook_path)
+    files: FileStore = FolderStore(settings.archive_dir)
+    local = Destination(sink, files)
+    engine = SyncEngine(
+        state=state,
+        secrets=secrets,
+        destinations=lambda connection: local,
+        providers=lambda connection, token: build_provider(settings, connection, token),
+        workdir=settings.home / "tmp",
+        concurrency=settings.http.concurrency,
+    )
+    return Services(settings, state, secrets, sink, files, engine)
