@@ -28,7 +28,9 @@ def looks_like_formula(text: str) -> bool:
 def safe_file_name(name: str, *, max_length: int = 120) -> str:
     """A name every file system (and Drive) accepts; never empty, never '.' or '..'."""
     name = unicodedata.normalize("NFC", name)
-    name = _UNSAFE_FILE_CHARS.sub("_", name).strip(" .")
+    name = _UNSAFE_FILE_CHARS.sub("_", name)
+    name = re.sub(r"_*\.{2,}_*", "_", name)  # no '..' path segments, even harmless ones
+    name = re.sub(r"_{2,}", "_", name).strip(" .")
     name = re.sub(r"\s+", " ", name)
     if not name:
         name = "_"

@@ -1,0 +1,269 @@
+"""The `billsync` command line: connect, sync, list, disconnect, demo."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from api import connections, logs
+from api.core.model import RunRecord
+from api.errors import BillsyncError, ConfigError
+from api.factory import Services, build
+from api.settings import Settings
+
+TOKEN_ENV = {"digitalocean": "DIGITALOCEAN_TOKEN", "doit": "DOIT_API_KEY"}
+TOKEN_LABEL = {"digitalocean": "DigitalOcean read-only API token", "doit": "DoiT API key"}
+
+
+class _Context:
+    def __init__(self, home: str | None, verbose: bool) -> None:
+        self.home = home
+        self.verbose = verbose
+        self._services: Services | None = None
+
+    def settings(self) -> Settings:
+        env = dict(os.environ)
+        if self.home:
+            env["BILLSYNC_HOME"] = self.home
+        return Settings.from_env(env)
+
+    def services(self, settings: Settings | None = None) -> Services:
+        if self._services is None:
+            self._services = build(settings or self.settings())
+        return self._services
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", envvar="BILLSYNC_HOME", help="Data folder (default ./billsync-data).")
+@click.option("-v", "--verbose", is_flag=True, help="Log every API call (JSON lines, stderr).")
+@click.version_option(package_name="billsync")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
+    """billsync: cloud invoices into your ledger and archive."""
+    logs.configure(logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr)
+    ctx.obj = _Context(home, verbose)
+
+
+@cli.command()
+@click.argument("provider", type=click.Choice(connections.PROVIDERS))
+@click.option("--name", required=True, help="A short name for this connection.")
+@click.option("--tenant", default=None, help="DoiT tenant id (multi-tenant API keys).")
+@click.option("--preview/--no-preview", default=True, help="Keep the month-to-date preview row.")
+@click.option("--window-days", type=click.IntRange(1, 3650), default=120, show_default=True,
+              help="DoiT: how far back each sync re-reads invoices that may have changed.")
+@click.pass_obj
+def connect(obj: _Context, provider: str, name: str, tenant: str | None, preview: bool,
+            window_days: int) -> None:
+    """Connect a provider account with a read-only token (validated, stored encrypted)."""
+    token = _read_token(provider)
+    services = obj.services()
+    options: dict[str, Any] = {"include_preview": preview}
+    if provider == "doit":
+        options = {"tenant": tenant, "window_days": window_days}
+    connection = connections.connect(
+        state=services.state, secrets=services.secrets, providers=services.provider,
+        provider=provider, name=name, token=token, options=options,
+    )  # fmt: skip
+    click.echo(f"Connected '{connection.name}' to {connection.account} "
+               f"(token {connection.fingerprint}).")
+    click.echo(f"Next: billsync sync {_quoted(connection.name)}")
+
+
+@cli.command("connections")
+@click.pass_obj
+def list_connections(obj: _Context) -> None:
+    """List connections (tokens are shown only as fingerprints)."""
+    services = obj.services()
+    rows = []
+    for connection in services.state.list_connections():
+        last = services.state.list_runs(connection.name, limit=1)
+        rows.append([
+            connection.name, connection.provider, connection.account, connection.fingerprint,
+            _when(last[0]) + " " + last[0].status if last else "never synced",
+        ])  # fmt: skip
+    if not rows:
+        click.echo("No connections yet. Start with: billsync connect digitalocean --name NAME")
+        return
+    _table(["NAME", "PROVIDER", "ACCOUNT", "TOKEN", "LAST SYNC"], rows)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--full", is_flag=True, help="Fetch every invoice again (still no duplicates).")
+@click.pass_obj
+def sync(obj: _Context, name: str | None, full: bool) -> None:
+    """Sync one connection, or all of them."""
+    services = obj.services()
+    names = [name] if name else [c.name for c in services.state.list_connections()]
+    if not names:
+        raise ConfigError("There is nothing to sync yet.",
+                          action="Connect an account first: billsync connect digitalocean --name NAME")
+    failed = [run for run in (_sync_one(services, n, full) for n in names) if run.status != "succeeded"]
+    click.echo(f"Ledger:  {services.sink.location()}")
+    click.echo(f"Archive: {services.files.location()}")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.option("--connection", "name", default=None, help="Only this connection's runs.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.pass_obj
+def runs(obj: _Context, name: str | None, limit: int) -> None:
+    """Show recent runs."""
+    records = obj.services().state.list_runs(name, limit=limit)
+    if not records:
+        click.echo("No runs yet.")
+        return
+    _table(
+        ["RUN", "CONNECTION", "TRIGGER", "STARTED", "STATUS", "NEW", "UPD", "SAME", "LINES", "MESSAGE"],
+        [[r.id, r.connection, r.trigger, _when(r), r.status, r.counts.new, r.counts.updated,
+          r.counts.unchanged, r.counts.line_items, r.message] for r in records],
+    )  # fmt: skip
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def disconnect(obj: _Context, name: str, yes: bool) -> None:
+    """Forget a connection and destroy its stored token (ledger rows stay)."""
+    services = obj.services()
+    services.state.get_connection(name)
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Disconnect '{name}' and destroy its stored token?", abort=True)
+    connection = connections.disconnect(state=services.state, secrets=services.secrets, name=name)
+    click.echo(f"Disconnected '{connection.name}'; its token ({connection.fingerprint}) was destroyed.")
+
+
+@cli.command()
+@click.option("--months", type=click.IntRange(1, 240), default=24, show_default=True)
+@click.option("--items", type=click.IntRange(3, 2000), default=40, show_default=True,
+              help="Average line items per invoice.")
+@click.pass_obj
+def demo(obj: _Context, months: int, items: int) -> None:
+    """Sync a simulated DigitalOcean account into the local ledger, twice."""
+    from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator, DOSimConfig
+
+    with DigitalOceanSimulator(DOSimConfig(months=months, items_per_invoice=items)) as simulator:
+        settings = replace(obj.settings(), digitalocean_api_url=simulator.url)
+        services = obj.services(settings)
+        name = "demo-digitalocean"
+        if not any(c.name == name for c in services.state.list_connections()):
+            connection = connections.connect(
+                state=services.state, secrets=services.secrets, providers=services.provider,
+                provider="digitalocean", name=name, token=DEMO_TOKEN,
+            )  # fmt: skip
+            click.echo(f"Connected '{name}' to the simulated team '{connection.account}' "
+                       f"(token {connection.fingerprint}).")
+        click.echo("First sync (full history):")
+        first = _sync_one(services, name, full=False)
+        click.echo("Second sync (should find nothing new):")
+        second = _sync_one(services, name, full=False)
+    click.echo("")
+    click.echo(f"Ledger workbook: {services.sink.location()}")
+    click.echo(f"Archived PDFs and CSVs: {services.files.location()}")
+    if first.status != "succeeded" or second.status != "succeeded":
+        raise click.exceptions.Exit(1)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _sync_one(services: Services, name: str, full: bool) -> RunRecord:
+    with _progress(name) as on_progress:
+        run = services.engine.sync(name, trigger="cli", full=full, on_progress=on_progress)
+    if run.status == "succeeded":
+        click.echo(f"  {name}: {run.message}")
+    else:
+        click.echo(f"error: {name}: {run.message}", err=True)
+    return run
+
+
+@contextmanager
+def _progress(name: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr while invoices are fetched (plain lines when not a terminal)."""
+    state: dict[str, Any] = {"bar": None, "shown": 0}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase != "fetching" or total == 0:
+            return
+        if state["bar"] is None:
+            state["bar"] = click.progressbar(length=total, label=f"  {name}: fetching invoices",
+                                             file=sys.stderr, show_pos=True)
+            state["bar"].__enter__()
+        state["bar"].update(done - state["shown"])
+        state["shown"] = done
+
+    try:
+        yield update
+    finally:
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+
+
+def _read_token(provider: str) -> str:
+    env_name = TOKEN_ENV[provider]
+    token = os.environ.get(env_name, "").strip()
+    if token:
+        return token
+    if not sys.stdin.isatty():
+        raise ConfigError(f"No {TOKEN_LABEL[provider]} given.",
+                          action=f"Set ${env_name}, or run this in a terminal to be asked for it.")
+    return str(click.prompt(TOKEN_LABEL[provider], hide_input=True)).strip()
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    widths[-1] = len(headers[-1])  # the last column is free text: never pad it
+    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _when(run: RunRecord) -> str:
+    return run.started.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _quoted(name: str) -> str:
+    return f"'{name}'" if " " in name else name
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: one-line human errors on stderr, non-zero exit status."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="billsync",
+                 standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BillsyncError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; nothing already written was lost. Run the sync again.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line for the person, the details in the log
+        logs.get("cli").debug("unexpected error", exc_info=True)
+        click.echo(f"error: unexpected {type(exc).__name__}; run again with -v for details.",
+                   err=True)
+        sys.exit(2)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
