@@ -1,0 +1,1 @@
+"""Stateful fakes of external HTTP services, served on loopback for tests and benchmarks."""
