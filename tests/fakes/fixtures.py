@@ -9,7 +9,11 @@ import pytest
 
 from tests.fakes.google import FakeGoogle, make_fake_google
 
-SERVICE_MODULES = ("tests.fakes.google_sheets", "tests.fakes.google_drive", "tests.fakes.google_oauth")
+SERVICE_MODULES = (
+    "tests.fakes.google_sheets",
+    "tests.fakes.google_drive",
+    "tests.fakes.google_oauth",
+)
 
 
 def service_registrations() -> list[Callable[[FakeGoogle], None]]:

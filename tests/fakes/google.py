@@ -190,8 +190,13 @@ def fault_response(fault: Fault, path: str) -> flask.Response:
         )  # fmt: skip
     if fault.kind == "500":
         if drive:
-            return google_error(500, "Internal Error", errors=[
-                {"domain": "global", "reason": "backendError", "message": "Internal Error"}])
+            return google_error(
+                500,
+                "Internal Error",
+                errors=[
+                    {"domain": "global", "reason": "backendError", "message": "Internal Error"}
+                ],
+            )
         return google_error(500, "Internal error encountered.")
     if fault.kind == "403_permission":
         if drive:
@@ -204,8 +209,13 @@ def fault_response(fault: Fault, path: str) -> flask.Response:
         message = ("Service Accounts do not have storage quota. Leverage shared drives "
                    "(https://developers.google.com/workspace/drive/api/guides/about-shareddrives),"
                    " or use OAuth delegation instead.")  # fmt: skip
-        return google_error(403, message, errors=[
-            {"domain": "usageLimits", "reason": "storageQuotaExceeded", "message": message}])
+        return google_error(
+            403,
+            message,
+            errors=[
+                {"domain": "usageLimits", "reason": "storageQuotaExceeded", "message": message}
+            ],
+        )
     if fault.kind == "404":
         if drive:
             message = "File not found: ."
@@ -315,7 +325,7 @@ def _check_value(doc: Mapping[str, Any], schema: Mapping[str, Any], value: Any, 
                 _check_value(doc, extra, item, path)
             else:
                 raise InvalidRequest(
-                    f'Invalid JSON payload received. Unknown name "{key}" at \'{where}\': '
+                    f"Invalid JSON payload received. Unknown name \"{key}\" at '{where}': "
                     "Cannot find field."
                 )
     elif kind == "array":
@@ -333,8 +343,10 @@ def _check_value(doc: Mapping[str, Any], schema: Mapping[str, Any], value: Any, 
         if not (_is_int(value) or (isinstance(value, str) and re.fullmatch(r"-?\d+", value))):
             raise InvalidRequest(f"Invalid value at '{where}' (TYPE_INT32), {value!r}")
     elif kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float | str) or (
-            isinstance(value, str) and not _is_number_text(value)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float | str)
+            or (isinstance(value, str) and not _is_number_text(value))
         ):
             raise InvalidRequest(f"Invalid value at '{where}' (TYPE_DOUBLE), {value!r}")
     elif kind == "boolean":
@@ -511,8 +523,10 @@ def _rule_for(method_id: str, spec: Mapping[str, Any], upload: bool) -> str:
     def converter(match: re.Match[str]) -> str:
         name = match.group(1).lstrip("+")
         # A1 ranges may hold '/' (a sheet title) and file paths may too.
-        return f"<path:{name}>" if name in ("range",) or match.group(1).startswith("+") else (
-            f"<{name}>"
+        return (
+            f"<path:{name}>"
+            if name in ("range",) or match.group(1).startswith("+")
+            else (f"<{name}>")
         )
 
     return "/" + re.sub(r"\{([+]?\w+)\}", converter, path)
