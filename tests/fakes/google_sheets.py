@@ -1,0 +1,416 @@
+"""Fake Sheets v4 routes: spreadsheets.get/create, values.batchGet, batchUpdate, metadata search.
+
+Wire shapes follow the recorded traffic in shared/reference/sheets/gspread_cassettes; the state
+lives in google_sheets_state. batchUpdate is atomic: all requests apply, or none.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import flask
+
+from tests.fakes.google import FakeGoogle, google_error
+from tests.fakes.google_sheets_state import (
+    GridRange,
+    SheetsError,
+    SheetsState,
+    Spreadsheet,
+    Tab,
+    a1,
+    bad_request,
+    column_letter,
+    parse_range,
+    quote_title,
+    rendered,
+)
+
+
+def register(fake: FakeGoogle) -> None:
+    state = SheetsState()
+    fake.sheets = state  # type: ignore[attr-defined]
+
+    def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
+        def run(**params: str) -> Any:
+            try:
+                return handler(**params)
+            except SheetsError as exc:
+                return google_error(exc.code, exc.message, exc.status)
+
+        run.__name__ = handler.__name__
+        return run
+
+    @fake.api_route("sheets.spreadsheets.get")
+    @guarded
+    def get_spreadsheet(spreadsheetId: str) -> Any:  # noqa: N803 - Google's names
+        return spreadsheet_resource(state.book(spreadsheetId))
+
+    @fake.api_route("sheets.spreadsheets.create")
+    @guarded
+    def create_spreadsheet() -> Any:
+        body = flask.request.get_json(silent=True) or {}
+        book = state.create(title=body.get("properties", {}).get("title", "Untitled spreadsheet"))
+        for position, sheet in enumerate(body.get("sheets", [])):
+            props = sheet.get("properties", {})
+            if position == 0:
+                book.tabs.clear()
+            _add_tab(state, book, props)
+        return spreadsheet_resource(book)
+
+    @fake.api_route("sheets.spreadsheets.values.batchGet")
+    @guarded
+    def batch_get(spreadsheetId: str) -> Any:  # noqa: N803
+        book = state.book(spreadsheetId)
+        args = flask.request.args
+        value_render = args.get("valueRenderOption", "FORMATTED_VALUE")
+        date_render = args.get("dateTimeRenderOption", "SERIAL_NUMBER")
+        if args.get("majorDimension", "ROWS") != "ROWS":
+            raise bad_request("majorDimension COLUMNS is not supported by the fake")
+        ranges = [parse_range(book, text) for text in args.getlist("ranges")]
+        return {
+            "spreadsheetId": book.id,
+            "valueRanges": [_value_range(grid, value_render, date_render) for grid in ranges],
+        }
+
+    @fake.api_route("sheets.spreadsheets.developerMetadata.search")
+    @guarded
+    def search_metadata(spreadsheetId: str) -> Any:  # noqa: N803
+        book = state.book(spreadsheetId)
+        matched = []
+        for data_filter in (flask.request.get_json(silent=True) or {}).get("dataFilters", []):
+            lookup = data_filter.get("developerMetadataLookup")
+            if lookup is None:
+                raise bad_request("The fake only supports developerMetadataLookup filters")
+            for item in book.metadata.values():
+                if _metadata_matches(item, lookup):
+                    matched.append({"developerMetadata": item, "dataFilters": [data_filter]})
+        return {"matchedDeveloperMetadata": matched} if matched else {}
+
+    @fake.api_route("sheets.spreadsheets.batchUpdate")
+    @guarded
+    def batch_update(spreadsheetId: str) -> Any:  # noqa: N803
+        book = state.book(spreadsheetId)
+        body = flask.request.get_json(silent=True) or {}
+        draft = Spreadsheet(book.id, book.title, [tab.clone() for tab in book.tabs],
+                            dict(book.metadata))  # fmt: skip
+        replies = []
+        for position, request in enumerate(body.get("requests", [])):
+            (kind, args), *others = request.items()
+            if others:
+                raise bad_request(f"Invalid requests[{position}]: one kind of request each")
+            apply = _REQUESTS.get(kind)
+            if apply is None:
+                raise bad_request(f"Invalid requests[{position}]: {kind} is not in the fake")
+            try:
+                replies.append(apply(state, draft, args))
+            except SheetsError as exc:
+                raise bad_request(f"Invalid requests[{position}].{kind}: {exc.message}") from None
+        if draft.cell_total() > state.cell_limit:
+            raise bad_request(
+                "This action would increase the number of cells in the workbook above the "
+                f"limit of {state.cell_limit} cells."
+            )
+        book.tabs, book.metadata = draft.tabs, draft.metadata
+        return {"spreadsheetId": book.id, "replies": replies}
+
+
+def spreadsheet_resource(book: Spreadsheet) -> dict[str, Any]:
+    sheets = []
+    for tab in sorted(book.tabs, key=lambda each: each.index):
+        sheet: dict[str, Any] = {"properties": tab.properties()}
+        located = [
+            m for m in book.metadata.values() if m["location"].get("sheetId") == tab.sheet_id
+        ]
+        if located:
+            sheet["developerMetadata"] = located
+        if tab.basic_filter:
+            sheet["basicFilter"] = tab.basic_filter
+        sheets.append(sheet)
+    resource: dict[str, Any] = {
+        "spreadsheetId": book.id,
+        "properties": {"title": book.title, "locale": "en_US", "autoRecalc": "ON_CHANGE",
+                       "timeZone": "Etc/GMT"},
+        "sheets": sheets,
+        "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{book.id}/edit",
+    }  # fmt: skip
+    top = [m for m in book.metadata.values() if m["location"].get("spreadsheet")]
+    if top:
+        resource["developerMetadata"] = top
+    return resource
+
+
+def _value_range(grid: GridRange, value_render: str, date_render: str) -> dict[str, Any]:
+    rows: list[list[Any]] = []
+    for row in range(grid.row_start, grid.row_end):
+        values = [
+            rendered(grid.tab.cell(row, column), value_render, date_render)
+            for column in range(grid.col_start, grid.col_end)
+        ]
+        while values and values[-1] == "":
+            values.pop()
+        rows.append(values)
+    while rows and not rows[-1]:
+        rows.pop()
+    result: dict[str, Any] = {"range": a1(grid), "majorDimension": "ROWS"}
+    if rows:
+        result["values"] = rows
+    return result
+
+
+def _metadata_matches(item: dict[str, Any], lookup: dict[str, Any]) -> bool:
+    for name in ("metadataKey", "metadataValue", "metadataId", "visibility"):
+        if name in lookup and item.get(name) != lookup[name]:
+            return False
+    location = lookup.get("metadataLocation", {})
+    if "sheetId" in location and item["location"].get("sheetId") != location["sheetId"]:
+        return False
+    return (
+        "locationType" not in lookup or item["location"]["locationType"] == lookup["locationType"]
+    )
+
+
+# -- batchUpdate requests -------------------------------------------------------------------
+
+Reply = dict[str, Any]
+
+
+def _add_tab(state: SheetsState, book: Spreadsheet, props: dict[str, Any]) -> Tab:
+    title = props.get("title") or f"Sheet{len(book.tabs) + 1}"
+    if book.tab_by_title(title) is not None:
+        raise bad_request(
+            f'A sheet with the name "{title}" already exists. Please enter another name.'
+        )
+    grid = props.get("gridProperties", {})
+    tab = Tab(
+        int(props.get("sheetId", state.next_id())),
+        title,
+        int(props.get("index", len(book.tabs))),
+        row_count=int(grid.get("rowCount", 1000)),
+        column_count=int(grid.get("columnCount", 26)),
+        frozen_rows=int(grid.get("frozenRowCount", 0)),
+        frozen_columns=int(grid.get("frozenColumnCount", 0)),
+    )
+    for other in book.tabs:
+        if other.index >= tab.index:
+            other.index += 1
+    book.tabs.append(tab)
+    book.reindex()
+    return tab
+
+
+def _add_sheet(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    tab = _add_tab(state, book, args.get("properties", {}))
+    return {"addSheet": {"properties": tab.properties()}}
+
+
+def _delete_sheet(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    tab = book.tab_by_id(args["sheetId"])
+    book.tabs.remove(tab)
+    book.metadata = {
+        key: m for key, m in book.metadata.items() if m["location"].get("sheetId") != tab.sheet_id
+    }
+    book.reindex()
+    return {}
+
+
+def _update_sheet_properties(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    props = args["properties"]
+    tab = book.tab_by_id(props.get("sheetId", 0))
+    grid = props.get("gridProperties", {})
+    for name in _mask(args.get("fields", "")):
+        if name == "title":
+            other = book.tab_by_title(props["title"])
+            if other is not None and other is not tab:
+                raise bad_request(f'A sheet with the name "{props["title"]}" already exists.')
+            tab.title = props["title"]
+        elif name == "index":
+            book.tabs.remove(tab)
+            book.tabs.insert(min(int(props["index"]), len(book.tabs)), tab)
+            for position, each in enumerate(book.tabs):
+                each.index = position
+        elif name == "gridProperties.frozenRowCount":
+            tab.frozen_rows = int(grid.get("frozenRowCount", 0))
+        elif name == "gridProperties.frozenColumnCount":
+            tab.frozen_columns = int(grid.get("frozenColumnCount", 0))
+        elif name == "gridProperties.rowCount":
+            tab.row_count = int(grid["rowCount"])
+        elif name == "gridProperties.columnCount":
+            tab.column_count = int(grid["columnCount"])
+        else:
+            raise bad_request(f"The fake does not update the field {name}")
+    return {}
+
+
+def _mask(fields: str) -> list[str]:
+    return [name.strip().replace("/", ".") for name in fields.split(",") if name.strip()]
+
+
+def _merged(old: dict[str, Any], new: dict[str, Any], fields: str) -> dict[str, Any]:
+    """The cell after writing `new` under the field mask (a masked field absent from `new` is
+    cleared, as Google does)."""
+    if fields.strip() == "*":
+        return dict(new)
+    cell = copy_cell(old)
+    for path in _mask(fields):
+        parts = path.split(".")
+        source: Any = new
+        for part in parts:
+            source = source.get(part) if isinstance(source, dict) else None
+        target = cell
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        if source is None:
+            target.pop(parts[-1], None)
+        else:
+            target[parts[-1]] = source
+    return cell
+
+
+def copy_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(cell) if cell else {}
+
+
+def _write_rows(tab: Tab, row: int, column: int, rows: list[dict[str, Any]], fields: str) -> None:
+    for offset, row_data in enumerate(rows):
+        values = row_data.get("values", [])
+        if row + offset >= tab.row_count or column + len(values) > tab.column_count:
+            raise SheetsError(
+                400,
+                f"Range ({quote_title(tab.title)}!{column_letter(column + len(values) - 1)}"
+                f"{row + offset + 1}) exceeds grid limits. Max rows: {tab.row_count}, "
+                f"max columns: {tab.column_count}",
+            )
+        tab.set_row(
+            row + offset,
+            {
+                column + index: _merged(tab.cell(row + offset, column + index), value, fields)
+                for index, value in enumerate(values)
+            },
+        )
+
+
+def _update_cells(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    fields = args.get("fields") or ""
+    if not fields:
+        raise bad_request("At least one field must be updated, but none were specified.")
+    where = args.get("start") or args.get("range")
+    if where is None:
+        raise bad_request("Must specify either start or range.")
+    tab = book.tab_by_id(where.get("sheetId", 0))
+    row = int(where.get("rowIndex", where.get("startRowIndex", 0)))
+    column = int(where.get("columnIndex", where.get("startColumnIndex", 0)))
+    _write_rows(tab, row, column, args.get("rows", []), fields)
+    return {}
+
+
+def _append_cells(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    fields = args.get("fields") or ""
+    if not fields:
+        raise bad_request("At least one field must be updated, but none were specified.")
+    tab = book.tab_by_id(args.get("sheetId", 0))
+    rows = args.get("rows", [])
+    start = tab.last_data_row()
+    tab.row_count = max(tab.row_count, start + len(rows))
+    _write_rows(tab, start, 0, rows, fields)
+    return {}
+
+
+def _dimension(book: Spreadsheet, span: dict[str, Any]) -> tuple[Tab, bool, int, int]:
+    tab = book.tab_by_id(span.get("sheetId", 0))
+    rows = span.get("dimension") == "ROWS"
+    limit = tab.row_count if rows else tab.column_count
+    start, end = int(span.get("startIndex", 0)), int(span.get("endIndex", limit))
+    if not 0 <= start < end <= limit:
+        raise bad_request(f"Invalid dimension range {start}..{end} (grid has {limit})")
+    return tab, rows, start, end
+
+
+def _delete_dimension(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    tab, rows, start, end = _dimension(book, args["range"])
+    if rows:
+        if tab.row_count - (end - start) <= tab.frozen_rows:
+            raise bad_request("Sorry, it is not possible to delete all non-frozen rows.")
+        del tab.cells[start:end]
+        tab.row_count -= end - start
+    else:
+        if tab.column_count - (end - start) <= tab.frozen_columns:
+            raise bad_request("Sorry, it is not possible to delete all non-frozen columns.")
+        tab.cells = [row[:start] + row[end:] for row in tab.cells]
+        tab.column_count -= end - start
+    return {}
+
+
+def _append_dimension(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    tab = book.tab_by_id(args.get("sheetId", 0))
+    if args.get("dimension") == "ROWS":
+        tab.row_count += int(args["length"])
+    else:
+        tab.column_count += int(args["length"])
+    return {}
+
+
+def _repeat_cell(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    span = args["range"]
+    tab = book.tab_by_id(span.get("sheetId", 0))
+    rows = range(int(span.get("startRowIndex", 0)), int(span.get("endRowIndex", tab.row_count)))
+    columns = range(
+        int(span.get("startColumnIndex", 0)), int(span.get("endColumnIndex", tab.column_count))
+    )
+    fields = args.get("fields") or "*"
+    for row in rows:
+        tab.set_row(
+            row, {c: _merged(tab.cell(row, c), args.get("cell", {}), fields) for c in columns}
+        )
+    return {}
+
+
+def _set_basic_filter(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    spec = args["filter"]
+    book.tab_by_id(spec["range"].get("sheetId", 0)).basic_filter = spec
+    return {}
+
+
+def _update_dimension_properties(
+    state: SheetsState, book: Spreadsheet, args: dict[str, Any]
+) -> Reply:
+    tab, rows, start, end = _dimension(book, args["range"])
+    if not rows and "pixelSize" in _mask(args.get("fields", "")):
+        for column in range(start, end):
+            tab.column_widths[column] = int(args["properties"]["pixelSize"])
+    return {}
+
+
+def _create_metadata(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    item = dict(args["developerMetadata"])
+    location = dict(item.get("location", {}))
+    if "sheetId" in location:
+        book.tab_by_id(location["sheetId"])
+        location["locationType"] = "SHEET"
+    elif location.get("spreadsheet"):
+        location["locationType"] = "SPREADSHEET"
+    else:
+        raise bad_request("The fake supports sheet and spreadsheet metadata locations only")
+    item["location"] = location
+    item["metadataId"] = int(item.get("metadataId") or state.next_id())
+    item.setdefault("visibility", "DOCUMENT")
+    if item["metadataId"] in book.metadata:
+        raise bad_request(f"Metadata with id {item['metadataId']} already exists.")
+    book.metadata[item["metadataId"]] = item
+    return {"createDeveloperMetadata": {"developerMetadata": item}}
+
+
+_REQUESTS: dict[str, Callable[[SheetsState, Spreadsheet, dict[str, Any]], Reply]] = {
+    "addSheet": _add_sheet,
+    "deleteSheet": _delete_sheet,
+    "updateSheetProperties": _update_sheet_properties,
+    "updateCells": _update_cells,
+    "appendCells": _append_cells,
+    "deleteDimension": _delete_dimension,
+    "appendDimension": _append_dimension,
+    "repeatCell": _repeat_cell,
+    "setBasicFilter": _set_basic_filter,
+    "updateDimensionProperties": _update_dimension_properties,
+    "createDeveloperMetadata": _create_metadata,
+}
