@@ -144,13 +144,24 @@ class ApiClient:
     def close(self) -> None:
         self._client.close()
 
-    def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET a JSON document, retried; a body that is not JSON is a MalformedResponse."""
+    def get_json(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        parse_float: Callable[[str], Any] | None = None,
+    ) -> Any:
+        """GET a JSON document, retried; a body that is not JSON is a MalformedResponse.
+
+        `parse_float=Decimal` reads JSON numbers exactly (no binary float noise in money).
+        """
 
         def once() -> Any:
             with self._send("GET", url, params) as response:
                 response.read()
             try:
+                if parse_float is not None:
+                    return response.json(parse_float=parse_float)
                 return response.json()
             except ValueError:
                 raise MalformedResponse(
