@@ -1,0 +1,296 @@
+"""The embedded ledger: an .xlsx workbook rewritten atomically, read and written by header name."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from api.adapters.workbook_cells import header_cell, model_value, to_cell, typed_row
+from api.adapters.xlsx_read import Link, NotAWorkbook, Sheet, XlsxReader
+from api.core.model import (
+    DATE_COLUMNS,
+    DATETIME_COLUMNS,
+    INVOICE_COLUMNS,
+    INVOICE_KEY_COLUMN,
+    LINE_COLUMNS,
+    LINE_KEY_COLUMN,
+    MONEY_COLUMNS,
+    RUN_COLUMNS,
+    LedgerBatch,
+    RunRecord,
+)
+from api.errors import SinkError
+from api.ports import Clock, utcnow
+
+TABS: dict[str, tuple[str, ...]] = {
+    "Invoices": INVOICE_COLUMNS, "Line Items": LINE_COLUMNS, "Runs": RUN_COLUMNS,
+}  # fmt: skip
+ROW_KEYS = {"Invoices": INVOICE_KEY_COLUMN, "Line Items": LINE_KEY_COLUMN}
+WIDTHS = {"Description": 48, "Invoice Key": 40, "Line Key": 44, "Resource UUID": 38,
+          "Source URL": 40, "Message": 60, "PDF": 24, "CSV": 24, "Product": 24}  # fmt: skip
+
+# A tab edit: (header, its existing rows) -> the rows to write, all as lists in header order.
+TabEdit = Callable[[list[str], Iterator[list[Any]]], Iterator[list[Any]]]
+
+
+class WorkbookLedger:
+    """`LedgerSink` on a local .xlsx file (the stand-in for the Google Sheet).
+
+    Every change streams the old file into a new one (openpyxl write-only) beside it, fsyncs
+    it and renames it over the old one: a crash leaves either the old or the new ledger, never
+    half of one. Users' own columns, tabs and row order are kept; their cell styles are not.
+    """
+
+    def __init__(self, path: Path, *, clock: Clock = utcnow) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def location(self) -> str:
+        return str(self.path)
+
+    def write(self, batch: LedgerBatch) -> None:
+        if batch.empty:
+            return
+        invoices = {invoice.key: [invoice.row()] for invoice in batch.invoices}
+        lines: dict[str, list[dict[str, Any]]] = {key: [] for key in invoices}
+        for line in batch.lines:
+            lines.setdefault(line.invoice_key, []).append(line.row())
+        removed = frozenset(batch.removed) - invoices.keys()
+        self._rewrite({
+            "Invoices": _replace_groups(invoices, removed, "Invoices"),
+            "Line Items": _replace_groups(lines, removed, "Line Items"),
+        })  # fmt: skip
+
+    def append_run(self, run: RunRecord) -> None:
+        row = run.row()
+
+        def append(header: list[str], rows: Iterator[list[Any]]) -> Iterator[list[Any]]:
+            yield from rows
+            yield [model_value(name, row.get(name)) for name in header]
+
+        self._rewrite({"Runs": append})
+
+    def rows(self, tab: str) -> list[dict[str, Any]]:
+        with self._lock, self._open() as reader:
+            sheet = next((s for s in reader.sheets if s.title == tab), None) if reader else None
+            if reader is None or sheet is None:
+                return []
+            rows = reader.rows(sheet)
+            header = _header(next(rows, []))
+            known = frozenset(TABS.get(tab, ()))
+            return [typed_row(header, raw, known) for raw in rows]
+
+    # -- the rewrite ------------------------------------------------------------------------
+
+    def _rewrite(self, edits: dict[str, TabEdit]) -> None:
+        with self._lock, self._file_lock(), self._open() as reader:
+            book = Workbook(write_only=True)
+            present = set()
+            for sheet in reader.sheets if reader else []:
+                present.add(sheet.title)
+                self._copy_sheet(book, reader, sheet, edits)  # type: ignore[arg-type]
+            for tab in TABS:
+                if tab not in present:
+                    edit = edits.get(tab, _keep)
+                    _write_tab(book, tab, list(TABS[tab]), edit(list(TABS[tab]), iter(())))
+            self._save(book)
+
+    def _copy_sheet(
+        self, book: Workbook, reader: XlsxReader, sheet: Sheet, edits: dict[str, TabEdit]
+    ) -> None:
+        rows = reader.rows(sheet)
+        if sheet.title not in TABS:  # a user's own tab: kept as it is (values and formulas)
+            _write_tab(book, sheet.title, [], _with_links(list(rows), sheet), ledger=False)
+            return
+        if sheet.title == "Line Items":  # the big one streams; the others fit in memory
+            header = _header(next(rows, []))
+        else:
+            buffered = _with_links(list(rows), sheet)
+            header, rows = _header(buffered[0] if buffered else []), iter(buffered[1:])
+        columns = header + [name for name in TABS[sheet.title] if name not in header]
+        padded = (row + [None] * (len(columns) - len(row)) for row in rows)
+        _write_tab(book, sheet.title, columns, edits.get(sheet.title, _keep)(columns, padded))
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[XlsxReader | None]:
+        if not self.path.exists():
+            yield None
+            return
+        try:
+            reader = XlsxReader(self.path)
+        except NotAWorkbook:
+            raise SinkError(
+                f"The ledger file {self.path} is not a valid .xlsx workbook, so billsync will not "
+                "touch it.",
+                action="Move or rename that file (or restore a backup); the next sync then "
+                "starts a new ledger there.",
+            ) from None
+        with reader:
+            try:
+                yield reader
+            except NotAWorkbook:
+                raise SinkError(
+                    f"The ledger file {self.path} is damaged (a sheet cannot be read); it was "
+                    "left unchanged.",
+                    action="Restore it from a backup, or move it away to start a new ledger.",
+                ) from None
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """One writer at a time across processes too (the CLI and the service may share it)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.parent / f".{self.path.name}.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _save(self, book: Workbook) -> None:
+        handle, temp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        os.close(handle)
+        try:
+            book.save(temp)
+            with open(temp, "rb+") as written:
+                os.fsync(written.fileno())
+            os.replace(temp, self.path)
+            _fsync_dir(self.path.parent)
+        except OSError as exc:
+            raise SinkError(
+                f"The ledger {self.path} could not be saved ({exc.strerror or exc}); it was left "
+                "as it was.",
+                action="Check the disk space and that the folder is writable, then sync again.",
+            ) from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+
+
+def _replace_groups(
+    groups: dict[str, list[dict[str, Any]]], removed: frozenset[str], tab: str
+) -> TabEdit:
+    """Replace each invoice's rows (found by Invoice Key) with its new rows, in place.
+
+    The new rows take the place of the first old row of the invoice (new invoices go to the
+    end); removed invoices disappear; everything else keeps its order. A user's own columns
+    on a replaced row are carried over by the row's key (Invoice Key / Line Key).
+    """
+    own = frozenset(TABS[tab])
+
+    def edit(header: list[str], rows: Iterator[list[Any]]) -> Iterator[list[Any]]:
+        group_at, row_key = header.index(INVOICE_KEY_COLUMN), header.index(ROW_KEYS[tab])
+        extra = [i for i, name in enumerate(header) if name not in own]
+        pending = dict(groups)
+        current: str | None = None
+        kept: dict[Any, list[Any]] = {}
+        for row in rows:
+            key = row[group_at]
+            if current is not None and key != current:
+                yield from _fill(pending.pop(current), header, kept, row_key, extra)
+                current, kept = None, {}
+            if key in removed:
+                continue
+            if key in pending:  # the first old row of a replaced invoice: collect its run
+                current = key
+            if key in groups:  # an old row of a replaced invoice: only its user columns live on
+                if key == current:
+                    kept[row[row_key]] = [row[i] for i in extra]
+                continue
+            yield row
+        if current is not None:
+            yield from _fill(pending.pop(current), header, kept, row_key, extra)
+        for new in pending.values():
+            yield from _fill(new, header, {}, row_key, extra)
+
+    return edit
+
+
+def _fill(
+    new: list[dict[str, Any]],
+    header: list[str],
+    kept: dict[Any, list[Any]],
+    row_key: int,
+    extra: list[int],
+) -> Iterator[list[Any]]:
+    for model_row in new:
+        row = [model_value(name, model_row.get(name)) for name in header]
+        for index, value in zip(extra, kept.get(row[row_key], ()), strict=False):
+            row[index] = value
+        yield row
+
+
+def _keep(header: list[str], rows: Iterator[list[Any]]) -> Iterator[list[Any]]:
+    return rows
+
+
+def _write_tab(
+    book: Workbook,
+    title: str,
+    header: list[str],
+    rows: Iterable[list[Any]],
+    *,
+    ledger: bool = True,
+) -> None:
+    ws: WriteOnlyWorksheet = book.create_sheet(title)
+    known = frozenset(TABS.get(title, ())) if ledger else frozenset()
+    if ledger:
+        ws.freeze_panes = "A2"
+        for index, name in enumerate(header, 1):
+            ws.column_dimensions[get_column_letter(index)].width = _width(name)
+    columns = [name if name in known else None for name in header]
+    if header:
+        ws.append([header_cell(ws, name) if name else None for name in header])
+    count = 1
+    for row in rows:
+        ws.append([to_cell(ws, column, value) for column, value in zip(columns, row, strict=False)]
+                  + [to_cell(ws, None, value) for value in row[len(columns):]])  # fmt: skip
+        count += 1
+    if ledger and header:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{count}"
+
+
+def _width(name: str) -> float:
+    if name in WIDTHS:
+        return WIDTHS[name]
+    if name in DATETIME_COLUMNS:
+        return 20
+    if name in DATE_COLUMNS or name in MONEY_COLUMNS:
+        return 13
+    return max(10, min(30, len(name) + 4))
+
+
+def _header(row: list[Any]) -> list[str]:
+    names = [value if isinstance(value, str) else "" for value in row]
+    while names and not names[-1]:
+        names.pop()
+    return names
+
+
+def _with_links(rows: list[list[Any]], sheet: Sheet) -> list[list[Any]]:
+    """Put the hyperlinks (read after the rows, at the end of the sheet) into their cells."""
+    for (row, column), url in sheet.links.items():
+        if row < len(rows) and column < len(rows[row]):
+            rows[row][column] = Link(rows[row][column], url)
+    return rows
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
