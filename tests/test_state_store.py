@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -299,6 +301,26 @@ def test_a_stale_lock_is_taken_over_and_its_run_marked_failed(
     crashed_process.finish_run(old.id, "succeeded", RunCounts(), "late")
     with pytest.raises(RunInProgress):
         new_process.start_run("acme", "cli")
+
+
+def test_a_lock_held_by_a_dead_local_process_is_taken_over_at_once(
+    make_store: StoreFactory, database_url: str
+) -> None:
+    store = make_store()
+    store.add_connection(_connection("acme"))
+    script = (
+        "import sys; from api.adapters.sql_state import SqlStateStore;"
+        "print(SqlStateStore(sys.argv[1]).start_run('acme', 'cli').id)"
+    )
+    child = subprocess.run([sys.executable, "-c", script, database_url], capture_output=True,
+                           text=True, check=True)  # starts a run, then dies without finishing it
+    orphan = child.stdout.strip()
+    assert store.get_run(orphan).status == "running"
+
+    new = store.start_run("acme", "cli")  # no 15-minute wait: its holder is gone
+
+    assert new.id != orphan
+    assert (store.get_run(orphan).status, store.get_run(orphan).message) == ("failed", INTERRUPTED)
 
 
 def test_two_stores_on_one_database_share_the_lock(make_store: StoreFactory) -> None:

@@ -98,6 +98,8 @@ run_locks = sa.Table(
     sa.Column("connection", sa.String(100), primary_key=True),
     sa.Column("run_id", sa.String(40), nullable=False),
     sa.Column("acquired", UtcDateTime, nullable=False),
+    # "<host>:<pid>" of the process holding the lock: a dead local holder frees it at once.
+    sa.Column("owner", sa.String(300), nullable=True),
 )
 
 ledger_index = sa.Table(

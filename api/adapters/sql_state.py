@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -132,21 +134,22 @@ class SqlStateStore:
         with self._write() as conn:
             _connection_row(conn, connection)
             held = conn.execute(
-                sa.select(run_locks.c.run_id, runs.c.status, runs.c.heartbeat)
+                sa.select(run_locks.c.run_id, run_locks.c.owner, runs.c.status, runs.c.heartbeat)
                 .select_from(run_locks.outerjoin(runs, runs.c.id == run_locks.c.run_id))
                 .where(run_locks.c.connection == connection)
             ).first()
             conn.execute(runs.insert().values(run_row(run, now)))
             if held is None:
-                lock = {"connection": connection, "run_id": run.id, "acquired": now}
+                lock = {"connection": connection, "run_id": run.id, "acquired": now,
+                        "owner": _OWNER}
                 conn.execute(run_locks.insert().values(lock))
                 return run
-            if not self._is_stale(held.status, held.heartbeat, now):
+            if not self._is_stale(held.status, held.heartbeat, now) and _alive(held.owner):
                 raise RunInProgress(connection, held.run_id)
             moved = conn.execute(
                 run_locks.update()
                 .where(run_locks.c.connection == connection, run_locks.c.run_id == held.run_id)
-                .values(run_id=run.id, acquired=now)
+                .values(run_id=run.id, acquired=now, owner=_OWNER)
             )
             if moved.rowcount != 1:
                 raise _LockMoved()
@@ -328,6 +331,28 @@ def _connection_row(conn: sa.Connection, name: str) -> sa.Row[Any]:
         f"There is no connection named '{name}' (known: {listed}).",
         action="Check the name with `billsync connections`, or add it with `billsync connect`.",
     )
+
+
+_OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(owner: str | None) -> bool:
+    """False only when the holder is a process on this machine that no longer exists.
+
+    A CLI run killed with SIGKILL never finishes its run; waiting `stale_after` for it would
+    block the next `billsync sync` for no reason. Holders on other hosts are judged by their
+    heartbeat alone.
+    """
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _unknown_run(run_id: str) -> NotFoundError:
