@@ -8,7 +8,6 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import click
@@ -104,9 +103,12 @@ def sync(obj: _Context, name: str | None, full: bool) -> None:
     services = obj.services()
     names = [name] if name else [c.name for c in services.state.list_connections()]
     if not names:
-        raise ConfigError("There is nothing to sync yet.",
-                          action="Connect an account first: billsync connect digitalocean --name NAME")
-    failed = [run for run in (_sync_one(services, n, full) for n in names) if run.status != "succeeded"]
+        raise ConfigError(
+            "There is nothing to sync yet.",
+            action="Connect an account first: billsync connect digitalocean --name NAME",
+        )
+    results = [_sync_one(services, n, full) for n in names]
+    failed = [run for run in results if run.status != "succeeded"]
     click.echo(f"Ledger:  {services.sink.location()}")
     click.echo(f"Archive: {services.files.location()}")
     if failed:
@@ -124,7 +126,8 @@ def runs(obj: _Context, name: str | None, limit: int) -> None:
         click.echo("No runs yet.")
         return
     _table(
-        ["RUN", "CONNECTION", "TRIGGER", "STARTED", "STATUS", "NEW", "UPD", "SAME", "LINES", "MESSAGE"],
+        ["RUN", "CONNECTION", "TRIGGER", "STARTED", "STATUS", "NEW", "UPD", "SAME", "LINES",
+         "MESSAGE"],
         [[r.id, r.connection, r.trigger, _when(r), r.status, r.counts.new, r.counts.updated,
           r.counts.unchanged, r.counts.line_items, r.message] for r in records],
     )  # fmt: skip
@@ -141,37 +144,49 @@ def disconnect(obj: _Context, name: str, yes: bool) -> None:
     if not yes and sys.stdin.isatty():
         click.confirm(f"Disconnect '{name}' and destroy its stored token?", abort=True)
     connection = connections.disconnect(state=services.state, secrets=services.secrets, name=name)
-    click.echo(f"Disconnected '{connection.name}'; its token ({connection.fingerprint}) was destroyed.")
+    click.echo(f"Disconnected '{connection.name}'; "
+               f"its token ({connection.fingerprint}) was destroyed.")
 
 
 @cli.command()
 @click.option("--months", type=click.IntRange(1, 240), default=24, show_default=True)
 @click.option("--items", type=click.IntRange(3, 2000), default=40, show_default=True,
-              help="Average line items per invoice.")
+              help="Average line items per DigitalOcean invoice.")
 @click.pass_obj
 def demo(obj: _Context, months: int, items: int) -> None:
-    """Sync a simulated DigitalOcean account into the local ledger, twice."""
-    from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator, DOSimConfig
+    """Sync simulated DigitalOcean and DoiT accounts into the local ledger, twice."""
+    import datetime as dt
 
-    with DigitalOceanSimulator(DOSimConfig(months=months, items_per_invoice=items)) as simulator:
-        settings = replace(obj.settings(), digitalocean_api_url=simulator.url)
+    from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator, DOSimConfig
+    from api.simulators.doit import DEMO_KEY, DoitSimConfig, DoitSimulator
+
+    today = dt.datetime.now(dt.UTC).date()
+    do_config = DOSimConfig(months=months, items_per_invoice=items, today=today)
+    doit_config = DoitSimConfig(months=min(months, 24), today=today)
+    with DigitalOceanSimulator(do_config) as do_sim, DoitSimulator(doit_config) as doit_sim:
+        settings = replace(obj.settings(), digitalocean_api_url=do_sim.url,
+                           doit_api_url=doit_sim.url)
         services = obj.services(settings)
-        name = "demo-digitalocean"
-        if not any(c.name == name for c in services.state.list_connections()):
+        demos = [("demo-digitalocean", "digitalocean", DEMO_TOKEN, {"include_preview": True}),
+                 ("demo-doit", "doit", DEMO_KEY, {"window_days": 120})]
+        known = {c.name for c in services.state.list_connections()}
+        for name, provider, token, options in demos:
+            if name in known:
+                continue
             connection = connections.connect(
                 state=services.state, secrets=services.secrets, providers=services.provider,
-                provider="digitalocean", name=name, token=DEMO_TOKEN,
+                provider=provider, name=name, token=token, options=options,
             )  # fmt: skip
-            click.echo(f"Connected '{name}' to the simulated team '{connection.account}' "
+            click.echo(f"Connected '{name}' to the simulated account '{connection.account}' "
                        f"(token {connection.fingerprint}).")
-        click.echo("First sync (full history):")
-        first = _sync_one(services, name, full=False)
-        click.echo("Second sync (should find nothing new):")
-        second = _sync_one(services, name, full=False)
+        runs: list[RunRecord] = []
+        for title in ("First sync (full history):", "Second sync (should find nothing new):"):
+            click.echo(title)
+            runs += [_sync_one(services, name, full=False) for name, *_ in demos]
     click.echo("")
     click.echo(f"Ledger workbook: {services.sink.location()}")
     click.echo(f"Archived PDFs and CSVs: {services.files.location()}")
-    if first.status != "succeeded" or second.status != "succeeded":
+    if any(run.status != "succeeded" for run in runs):
         raise click.exceptions.Exit(1)
 
 
