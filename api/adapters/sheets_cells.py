@@ -1,0 +1,146 @@
+"""How ledger values become typed Sheets CellData, and how read-back values become model values.
+
+Text is always a stringValue, so "=cmd|..." from a provider stays text (never a formula).
+Money and plain numbers are numberValues with a number format; dates and datetimes are serial
+days from 1899-12-30 (UTC) with a date format. A document link is the link text as a
+stringValue carrying a `textFormat.link`: clickable, with no formula at all, so a URL with
+quotes can never break out of a HYPERLINK() string.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from api.adapters import link_text
+from api.adapters.workbook_cells import typed_row
+from api.core.model import (
+    DATE_COLUMNS,
+    DATETIME_COLUMNS,
+    INTEGER_COLUMNS,
+    LINK_COLUMNS,
+    MONEY_COLUMNS,
+    PLAIN_NUMBER_COLUMNS,
+)
+
+EPOCH = dt.datetime(1899, 12, 30, tzinfo=dt.UTC)
+# The currency code sits in the row's Currency column: one format fits every currency.
+MONEY_FORMAT = {"type": "NUMBER", "pattern": "#,##0.00"}
+UNIT_PRICE_FORMAT = {"type": "NUMBER", "pattern": "#,##0.00######"}
+PLAIN_FORMAT = {"type": "NUMBER", "pattern": "#,##0.######"}
+INTEGER_FORMAT = {"type": "NUMBER", "pattern": "0"}
+DATE_FORMAT = {"type": "DATE", "pattern": "yyyy-mm-dd"}
+DATETIME_FORMAT = {"type": "DATE_TIME", "pattern": "yyyy-mm-dd hh:mm:ss"}
+# What a data cell write replaces (a stale format or link is cleared with it).
+CELL_FIELDS = "userEnteredValue,userEnteredFormat.numberFormat,userEnteredFormat.textFormat.link"
+
+
+def serial(value: dt.date) -> float | int:
+    """Sheets serial days; datetimes are UTC and kept to the second (what a person reads)."""
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        seconds = int((aware.astimezone(dt.UTC) - EPOCH).total_seconds())
+        return seconds / 86400
+    return (value - EPOCH.date()).days
+
+
+def from_serial(value: float, *, with_time: bool) -> dt.date | dt.datetime:
+    if with_time:
+        return EPOCH + dt.timedelta(seconds=round(value * 86400))
+    return (EPOCH + dt.timedelta(days=int(value))).date()
+
+
+def to_cell(column: str, value: Any) -> dict[str, Any]:
+    """CellData for one ledger value ({} for an empty cell)."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, bool):
+        return {"userEnteredValue": {"boolValue": value}}
+    if column in DATETIME_COLUMNS and isinstance(value, dt.datetime):
+        return _number(serial(value), DATETIME_FORMAT)
+    if column in DATE_COLUMNS and isinstance(value, dt.date):
+        day = value.date() if isinstance(value, dt.datetime) else value
+        return _number(serial(day), DATE_FORMAT)
+    if isinstance(value, Decimal | int | float):
+        if column in INTEGER_COLUMNS:
+            return _number(int(value), INTEGER_FORMAT)
+        if column in PLAIN_NUMBER_COLUMNS:
+            return _number(value, PLAIN_FORMAT)
+        if column in MONEY_COLUMNS:
+            return _number(value, UNIT_PRICE_FORMAT if column == "Unit Price" else MONEY_FORMAT)
+        return _number(value, None)
+    if isinstance(value, dt.datetime | dt.date):
+        with_time = isinstance(value, dt.datetime)
+        return _number(serial(value), DATETIME_FORMAT if with_time else DATE_FORMAT)
+    text = str(value)
+    if column in LINK_COLUMNS and text.startswith(("https://", "http://", "file://")):
+        return {
+            "userEnteredValue": {"stringValue": link_text(text)},
+            "userEnteredFormat": {"textFormat": {"link": {"uri": text}}},
+        }
+    return {"userEnteredValue": {"stringValue": text}}
+
+
+def _number(value: Decimal | float | int, number_format: dict[str, str] | None) -> dict[str, Any]:
+    # JSON has no decimals: the double closest to the Decimal is what Sheets stores anyway.
+    number = value if isinstance(value, int) else float(value)
+    cell: dict[str, Any] = {"userEnteredValue": {"numberValue": number}}
+    if number_format:
+        cell["userEnteredFormat"] = {"numberFormat": number_format}
+    return cell
+
+
+def header_cell(name: str) -> dict[str, Any]:
+    return {"userEnteredValue": {"stringValue": name},
+            "userEnteredFormat": {"textFormat": {"bold": True}}}  # fmt: skip
+
+
+def read_value(cell: dict[str, Any]) -> Any:
+    """The value batchGet (UNFORMATTED_VALUE, SERIAL_NUMBER) gives back for CellData we wrote."""
+    entered = cell.get("userEnteredValue") or {}
+    for kind in ("stringValue", "numberValue", "boolValue"):
+        if kind in entered:
+            return entered[kind]
+    return ""
+
+
+def same_value(written: Any, read: Any) -> bool:
+    """Does a read-back raw value equal what we would write (numbers as doubles)?"""
+    if isinstance(written, bool) or isinstance(read, bool):
+        return written is read or (written == read and type(written) is type(read))
+    if isinstance(written, int | float) and isinstance(read, int | float):
+        return float(written) == float(read)
+    return written == read
+
+
+def typed(header: list[str], raw: list[Any], known: frozenset[str]) -> dict[str, Any]:
+    """A row read with UNFORMATTED_VALUE/SERIAL_NUMBER as model values (like the workbook)."""
+    values: list[Any] = []
+    for index, name in enumerate(header):
+        value = raw[index] if index < len(raw) else ""
+        values.append(_plain(name, value) if name in known else _user(value))
+    return typed_row(header, values, known)
+
+
+def _plain(column: str, value: Any) -> Any:
+    if value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        if column in DATETIME_COLUMNS:
+            return from_serial(value, with_time=True)
+        if column in DATE_COLUMNS:
+            return from_serial(value, with_time=False)
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    return value
+
+
+def _user(value: Any) -> Any:
+    # A user's own column: numbers come back as Decimal, text as text, empty as None.
+    if value == "":
+        return None
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value
