@@ -129,7 +129,9 @@ class GoogleHttp:
         self.calls += 1
         started = time.perf_counter()
         try:
-            response = self._client.request(method, url, params=params, json=body)
+            response = self._client.request(
+                method, url, params=dict(params) if params else None, json=body
+            )
         except APIError as exc:
             self._log(method, url, exc.response.status_code, started)
             raise self._classify(exc.response, idempotent) from None

@@ -226,7 +226,7 @@ class SheetsLedger:
         )  # fmt: skip
 
     def _find_or_create_tabs(self) -> dict[str, Tab]:
-        for _ in range(2):
+        for attempt in range(REPLANS + 1):
             sheets = self._spreadsheet().get("sheets", [])
             found: dict[str, Tab] = {}
             self._others = {}
@@ -240,6 +240,8 @@ class SheetsLedger:
             missing = [role for role in ROLES if role not in found]
             if not missing:
                 return found
+            if attempt == REPLANS:
+                break
             titles = {_tab(sheet).title: sheet for sheet in sheets}
             try:
                 self._batch_update(_setup_requests(missing, titles))

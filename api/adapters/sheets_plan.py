@@ -202,7 +202,8 @@ class Planner:
     def _pieces(self, rows: list[dict[str, Any]]) -> Iterable[tuple[int, list[dict[str, Any]]]]:
         """Split a long rows list so one request stays well under the batch size."""
         limit = max(self.max_request_bytes // 2, 1)
-        start, piece, used = 0, [], 0
+        start, used = 0, 0
+        piece: list[dict[str, Any]] = []
         for index, row in enumerate(rows):
             cost = size(row)
             if piece and used + cost > limit:
