@@ -96,15 +96,19 @@ class WorkbookLedger:
     def _rewrite(self, edits: dict[str, TabEdit]) -> None:
         with self._lock, self._file_lock(), self._open() as reader:
             book = Workbook(write_only=True)
-            present = set()
-            for sheet in reader.sheets if reader else []:
-                present.add(sheet.title)
-                self._copy_sheet(book, reader, sheet, edits)  # type: ignore[arg-type]
-            for tab in TABS:
-                if tab not in present:
-                    edit = edits.get(tab, _keep)
-                    _write_tab(book, tab, list(TABS[tab]), edit(list(TABS[tab]), iter(())))
-            self._save(book)
+            try:
+                present = set()
+                for sheet in reader.sheets if reader else []:
+                    present.add(sheet.title)
+                    self._copy_sheet(book, reader, sheet, edits)  # type: ignore[arg-type]
+                for tab in TABS:
+                    if tab not in present:
+                        edit = edits.get(tab, _keep)
+                        _write_tab(book, tab, list(TABS[tab]), edit(list(TABS[tab]), iter(())))
+                self._save(book)
+            except BaseException:
+                _discard(book)
+                raise
 
     def _copy_sheet(
         self, book: Workbook, reader: XlsxReader, sheet: Sheet, edits: dict[str, TabEdit]
@@ -285,6 +289,17 @@ def _with_links(rows: list[list[Any]], sheet: Sheet) -> list[list[Any]]:
         if row < len(rows) and column < len(rows[row]):
             rows[row][column] = Link(rows[row][column], url)
     return rows
+
+
+def _discard(book: Workbook) -> None:
+    """After a failed rewrite: close openpyxl's per-sheet temp files and delete them."""
+    for ws in book.worksheets:
+        with contextlib.suppress(Exception):
+            ws.close()
+        writer = getattr(ws, "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.cleanup()
 
 
 def _fsync_dir(folder: Path) -> None:
