@@ -62,6 +62,14 @@ def quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+class _ChunkBytes(MediaIoBaseUpload):
+    """Send each chunk as bytes, not a stream slice: httplib2 re-sends a request whose
+    connection dropped, and a consumed stream would re-send headers without a body."""
+
+    def has_stream(self) -> bool:
+        return False
+
+
 class DriveStore:
     """Archive documents in a Drive folder tree; a retry or rerun never makes a second copy.
 
@@ -84,9 +92,12 @@ class DriveStore:
         max_attempts: int = 5,
         resumable_threshold: int = 5 * 1024 * 1024,
         chunk_size: int = 8 * 1024 * 1024,
+        timeout: float = 60.0,
     ) -> None:
         self.root_folder_id = root_folder_id
-        self._api = DriveApi(credentials, api_url=api_url, sleep=sleep, max_attempts=max_attempts)
+        self._api = DriveApi(
+            credentials, api_url=api_url, sleep=sleep, max_attempts=max_attempts, timeout=timeout
+        )
         self._state = state
         self._connection = connection
         self._shared_drive = shared_drive
@@ -312,12 +323,12 @@ class DriveStore:
             )
         return DriveFile.of(raw)
 
-    def _media(self, content: BinaryIO, kind: str) -> MediaIoBaseUpload:
+    def _media(self, content: BinaryIO, kind: str) -> _ChunkBytes:
         """A fresh upload of `content` from its first byte (each retry starts over)."""
         content.seek(0, 2)
         resumable = content.tell() >= self._resumable_threshold
         content.seek(0)
-        return MediaIoBaseUpload(
+        return _ChunkBytes(
             content,
             mimetype=MIME_TYPES.get(kind, "application/octet-stream"),
             chunksize=self._chunk_size,

@@ -78,9 +78,10 @@ class DriveApi:
         """This thread's `service.files()` collection."""
         service = getattr(self._local, "service", None)
         if service is None:
-            authorized = google_auth_httplib2.AuthorizedHttp(
-                self._credentials, http=httplib2.Http(timeout=self._timeout)
-            )
+            transport = httplib2.Http(timeout=self._timeout)
+            # 308 is "resume incomplete" in a resumable upload, not a redirect to follow.
+            transport.redirect_codes = transport.redirect_codes - {308}
+            authorized = google_auth_httplib2.AuthorizedHttp(self._credentials, http=transport)
             service = discovery.build_from_document(self._document, http=authorized)
             self._local.service = service
         return service.files()

@@ -264,8 +264,10 @@ def register(fake: FakeGoogle) -> None:  # noqa: C901 - one closure per route, o
         if session["done"] is not None:  # a retried final chunk: the file already exists
             return session["done"]
         chunk = flask.request.get_data(cache=True)
-        total_raw = flask.request.headers.get("Content-Range", "").rpartition("/")[2]
-        session["data"] += chunk
+        span, _, total_raw = flask.request.headers.get("Content-Range", "").rpartition("/")
+        first = span.removeprefix("bytes ").partition("-")[0]
+        if first.isdigit():  # a re-sent chunk overwrites from its own offset, as on Google
+            session["data"] = session["data"][: int(first)] + chunk
         if total_raw.isdigit() and len(session["data"]) >= int(total_raw):
             meta, target, fields = session["meta"], session["target"], session["fields"]
             answer = create(meta, session["data"], fields) if target is None else update(
