@@ -98,7 +98,10 @@ def test_first_put_builds_the_tree_and_uploads_one_tagged_file(drive: Harness) -
     assert file["name"] == "2024-03 1001.pdf"
     assert file["mimeType"] == "application/pdf"
     assert file["appProperties"] == {
-        "billsyncKey": "digitalocean:uuid-1001", "billsyncKind": "pdf", "sha256": sha}
+        "billsyncKey": "digitalocean:uuid-1001",
+        "billsyncKind": "pdf",
+        "sha256": sha,
+    }
     assert drive.fake.drive.content[file["id"]] == [b"%PDF-1.7 invoice 1001"]  # type: ignore[attr-defined]
     assert link == DocumentLink("pdf", file["webViewLink"], sha)
     assert file_id_from_link(link.url) == file["id"]
@@ -389,4 +392,5 @@ def test_a_revoked_grant_asks_to_reconnect_without_leaking_tokens(
     assert drive.uploaded() == []
     for secret in ("fake-access", "fake-refresh", "cs"):
         assert secret not in str(raised.value)
-    assert "fake-access" not in caplog.text and "fake-refresh" not in caplog.text
+    assert "/drive/v3/files" in caplog.text  # calls are logged ...
+    assert "fake-access" not in caplog.text and "fake-refresh" not in caplog.text  # ... tokens not

@@ -21,6 +21,7 @@ from googleapiclient.http import HttpRequest
 from api import logs
 from api.adapters.google_credentials import REVOKED_MESSAGE, google_auth_error
 from api.errors import BillsyncError, ConfigError, RetriableSinkError, SinkError
+from api.http import redact
 
 log = logs.get("drive")
 
@@ -102,7 +103,7 @@ class DriveApi:
             reraise=True,
         )
         try:
-            return retrying(lambda: make().execute(num_retries=0))
+            return retrying(lambda: _logged(make()))
         except HttpError as exc:
             if exc.resp.status in allow:
                 return None
@@ -123,6 +124,26 @@ class DriveApi:
         # Full jitter: a random wait up to an exponentially growing ceiling.
         ceiling = min(self._max_delay, 2.0 ** (state.attempt_number - 1))
         return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+
+def _logged(request: HttpRequest) -> Any:
+    """Execute once, logging one line per call (the token is in a header, never logged)."""
+    started = time.perf_counter()
+    status: int | str = "no answer"
+    try:
+        answer = request.execute(num_retries=0)
+        status = 200
+        return answer
+    except HttpError as exc:
+        status = exc.resp.status
+        raise
+    finally:
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        url = redact(request.uri)
+        log.debug("%s %s -> %s in %d ms", request.method, url, status, elapsed_ms,
+                  extra={"fields": {"httpRequest": {"requestMethod": request.method,
+                         "requestUrl": url, "status": status if isinstance(status, int) else 0,
+                         "latency": f"{elapsed_ms / 1000:.3f}s"}}})  # fmt: skip
 
 
 def reason_of(exc: HttpError) -> tuple[str, str]:

@@ -143,8 +143,11 @@ def register(fake: FakeGoogle) -> None:  # noqa: C901 - one closure per route, o
         if "id" in meta:
             if meta["id"] in state.files:
                 message = "A file already exists with the provided ID."
-                return google_error(409, message, errors=[
-                    {"domain": "global", "reason": "duplicate", "message": message}])
+                return google_error(
+                    409,
+                    message,
+                    errors=[{"domain": "global", "reason": "duplicate", "message": message}],
+                )
             if meta["id"] not in state.issued_ids:
                 return invalid("The provided file ID is not usable.", "file.id")
         for parent in meta.get("parents") or []:
@@ -249,9 +252,7 @@ def register(fake: FakeGoogle) -> None:  # noqa: C901 - one closure per route, o
     def files_update(fileId: str) -> Any:  # noqa: N803
         return update(fileId, flask.request.get_json(silent=True) or {}, None)
 
-    @fake.api_route(
-        "drive.files.update", rule=f"{UPLOAD}/<fileId>", methods=["PATCH"], check=False
-    )
+    @fake.api_route("drive.files.update", rule=f"{UPLOAD}/<fileId>", methods=["PATCH"], check=False)
     def files_upload_update(fileId: str) -> Any:  # noqa: N803
         return receive(fileId)
 

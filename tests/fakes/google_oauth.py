@@ -150,7 +150,11 @@ def register(fake: FakeGoogle) -> None:
 
     @fake.api_route("oauth2.token", rule=TOKEN_PATH, methods=["POST"], auth=False)
     def token() -> Any:
-        form = flask.request.form
+        form = dict(flask.request.form.items())
+        basic = flask.request.authorization  # client_secret_basic, as requests-oauthlib sends
+        if basic is not None and basic.type == "basic":
+            form.setdefault("client_id", basic.username or "")
+            form.setdefault("client_secret", basic.password or "")
         client_secret = state.clients.get(form.get("client_id", ""))
         grant_type = form.get("grant_type", "")
         if grant_type == "urn:ietf:params:oauth:grant-type:jwt-bearer":
