@@ -93,6 +93,7 @@ class DriveStore:
         resumable_threshold: int = 5 * 1024 * 1024,
         chunk_size: int = 8 * 1024 * 1024,
         timeout: float = 60.0,
+        page_size: int = 1000,
     ) -> None:
         self.root_folder_id = root_folder_id
         self._api = DriveApi(
@@ -103,6 +104,7 @@ class DriveStore:
         self._shared_drive = shared_drive
         self._resumable_threshold = resumable_threshold
         self._chunk_size = chunk_size
+        self._page_size = page_size
         self._drive_id: str | None = None
         self._root_checked = False
         self._folders: dict[tuple[str, ...], str] = {}
@@ -168,7 +170,7 @@ class DriveStore:
         return self._api.files.list(
             q=q,
             fields=f"nextPageToken,files({FILE_FIELDS})",
-            pageSize=1000,
+            pageSize=self._page_size,
             pageToken=token,
             supportsAllDrives=True,
             includeItemsFromAllDrives=True,
