@@ -256,8 +256,9 @@ def _quoted(name: str) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: one-line human errors on stderr, non-zero exit status."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="billsync",
-                 standalone_mode=False)
+        # Outside standalone mode click hands back a raised Exit's code instead of exiting.
+        status = cli.main(args=list(argv) if argv is not None else None, prog_name="billsync",
+                          standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
@@ -277,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(f"error: unexpected {type(exc).__name__}; run again with -v for details.",
                    err=True)
         sys.exit(2)
-    sys.exit(0)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import pytest
 
@@ -60,14 +62,17 @@ def test_first_sync_pulls_full_history(services: Services, do_sim: DigitalOceanS
     periods = [r["Period"] for r in invoices]
     assert periods == sorted(periods)
     assert invoices[-1]["Status"] == "Preview"
-    # every final invoice has its PDF and CSV archived and linked
+    # every final invoice has its PDF and CSV archived, recorded, and linked by file name
+    index = services.state.index(NAME)
     for row in invoices:
         if row["Status"] == "Preview":
             assert row["PDF"] == "" and row["CSV"] == ""
             continue
-        for kind in ("PDF", "CSV"):
-            path = Path(row[kind].removeprefix("file://"))
-            assert path.exists() and path.name == f"{row['Period']} {row['Invoice ID']}.{kind.lower()}"
+        for kind in ("pdf", "csv"):
+            link = index[row["Invoice Key"]].documents[kind]
+            path = Path(url2pathname(urlsplit(link.url).path))
+            assert path.read_bytes()[:4] == (b"%PDF" if kind == "pdf" else b"prod")
+            assert path.name == row[kind.upper()] == f"{row['Period']} {row['Invoice ID']}.{kind}"
 
 
 def test_rerun_with_nothing_new_downloads_nothing(
