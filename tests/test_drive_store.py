@@ -186,6 +186,21 @@ def test_folder_listings_follow_page_tokens(drive: Harness) -> None:
     assert tokens == [None, ["2"], ["4"]]  # 3 folder levels, then 3 pages of the year folder
 
 
+def test_a_link_recorded_by_the_folder_archive_is_not_mistaken_for_a_drive_id(
+    drive: Harness,
+) -> None:
+    path, sha = document(drive.tmp_path, b"%PDF")
+    local = DocumentLink("pdf", "file:///home/me/archive/d/2024/x.pdf", sha)
+    drive.state.record_document(CONNECTION, "digitalocean:uuid-1001", local)
+
+    link = drive.store().put(invoice(), "pdf", path, sha)
+
+    assert link.url.startswith("https://drive.google.com/file/d/")
+    assert len(drive.uploaded()) == 1
+    [get] = drive.fake.calls.of("drive.files.get")  # the root check; no bogus id looked up
+    assert get.path.endswith(drive.root)
+
+
 def test_a_trashed_archive_is_uploaded_again(drive: Harness) -> None:
     path, sha = document(drive.tmp_path, b"%PDF trashed")
     first = drive.store().put(invoice(), "pdf", path, sha)

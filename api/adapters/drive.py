@@ -53,6 +53,8 @@ class DriveFile:
 
 def file_id_from_link(url: str) -> str | None:
     """The file id inside a Drive webViewLink (`.../file/d/<id>/view`), else None."""
+    if not url.startswith(("https://drive.google.com/", "https://docs.google.com/")):
+        return None  # e.g. a link recorded by the local folder archive
     match = _FILE_ID.search(url)
     return (match.group(1) or match.group(2)) if match else None
 
