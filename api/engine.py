@@ -88,11 +88,12 @@ class SyncEngine:
         Raises only before a run exists (unknown connection, RunInProgress).
         """
         connection = self.state.get_connection(name)
-        destination = self.destinations(connection)
         run = self.state.start_run(name, trigger)
         reporter = _Reporter(self.state, run.id, on_progress, self.progress_interval)
         outcome = _Outcome()
+        destination: Destination | None = None
         try:
+            destination = self.destinations(connection)
             self._sync(connection, destination, full, reporter, outcome)
         except BillsyncError as exc:
             outcome.fail(str(exc))
@@ -101,7 +102,7 @@ class SyncEngine:
             outcome.fail(
                 f"Internal error ({type(exc).__name__}); nothing already written was lost."
             )
-        return self._finish(run, destination.sink, outcome)
+        return self._finish(run, destination.sink if destination else None, outcome)
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -270,10 +271,14 @@ class SyncEngine:
         )
         report("writing", len(batch.invoices), len(batch.invoices))
 
-    def _finish(self, run: RunRecord, sink: LedgerSink, outcome: _Outcome) -> RunRecord:
+    def _finish(self, run: RunRecord, sink: LedgerSink | None, outcome: _Outcome) -> RunRecord:
         status = "failed" if outcome.error else "succeeded"
         message = outcome.error or outcome.summary()
         record = self.state.finish_run(run.id, status, outcome.counts, message)
+        # A run that changed nothing is kept in the StateStore only: an hourly schedule would
+        # otherwise spend a Sheets write (60/min quota) and a Runs row on every idle tick.
+        if sink is None or (status == "succeeded" and not outcome.changed):
+            return record
         try:
             sink.append_run(record)
         except BillsyncError as exc:  # the run itself is recorded in the state store
@@ -289,6 +294,11 @@ class _Outcome:
 
     def fail(self, message: str) -> None:
         self.error = message
+
+    @property
+    def changed(self) -> bool:
+        c = self.counts
+        return bool(c.new or c.updated or c.removed)
 
     def summary(self) -> str:
         c = self.counts

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.core.model import Connection
+from api.destinations import destination_for
 from api.engine import Destination, SyncEngine
 from api.errors import ConfigError
 from api.ports import FileStore, LedgerSink, Provider, SecretStore, StateStore
@@ -52,7 +53,7 @@ def build_provider(settings: Settings, connection: Connection, token: str) -> Pr
 
 
 def build(settings: Settings) -> Services:
-    """The embedded stack: workbook, folder, SQLite, encrypted file (unless Settings differ)."""
+    """SQLite (or DATABASE_URL), the encrypted token file, the workbook and the folder."""
     from api.adapters.folder import FolderStore
     from api.adapters.secrets_file import FernetSecretStore
     from api.adapters.sql_state import SqlStateStore
@@ -61,18 +62,14 @@ def build(settings: Settings) -> Services:
     settings.home.mkdir(parents=True, exist_ok=True)
     state = SqlStateStore(settings.database_url)
     secrets = FernetSecretStore(settings.secrets_path, settings.secret_key, settings.key_path)
-    if settings.ledger != "workbook" or settings.files != "folder":
-        raise ConfigError(
-            "The Google Sheets / Drive ledger is chosen per connection with `billsync connect "
-            "--sheet/--drive-folder`.",
-        )
     sink: LedgerSink = WorkbookLedger(settings.workbook_path)
     files: FileStore = FolderStore(settings.archive_dir)
     local = Destination(sink, files)
     engine = SyncEngine(
         state=state,
         secrets=secrets,
-        destinations=lambda connection: local,
+        # The workbook and folder by default; a connection may name its own Sheet and Drive folder.
+        destinations=lambda conn: destination_for(settings, state, secrets, conn, local),
         providers=lambda connection, token: build_provider(settings, connection, token),
         workdir=settings.home / "tmp",
         concurrency=settings.http.concurrency,

@@ -43,8 +43,6 @@ class Settings:
     home: Path
     database_url: str
     secret_key: str | None = None  # Fernet key; else a 0600 key file under home
-    ledger: str = "workbook"  # "workbook" | "sheets"
-    files: str = "folder"  # "folder" | "drive"
     digitalocean_api_url: str = "https://api.digitalocean.com"
     doit_api_url: str = "https://api.doit.com"
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -90,8 +88,6 @@ class Settings:
             settings,
             database_url=env.get("DATABASE_URL") or settings.database_url,
             secret_key=env.get("BILLSYNC_SECRET_KEY") or None,
-            ledger=_choice(env, "BILLSYNC_LEDGER", settings.ledger, ("workbook", "sheets")),
-            files=_choice(env, "BILLSYNC_FILES", settings.files, ("folder", "drive")),
             digitalocean_api_url=env.get("DIGITALOCEAN_API_URL", settings.digitalocean_api_url),
             doit_api_url=env.get("DOIT_API_URL", settings.doit_api_url),
             http=http,
@@ -124,10 +120,3 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}.") from None
-
-
-def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = env.get(name) or default
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}.")
-    return value

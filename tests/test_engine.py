@@ -88,7 +88,9 @@ def test_rerun_with_nothing_new_downloads_nothing(
     assert run.status == "succeeded" and run.counts.new == run.counts.updated == 0
     assert billing_calls(do_sim) == ["/v2/customers/my/invoices"]  # one listing page, nothing else
     assert ledger(services) == before
-    assert [r["Status"] for r in services.sink.rows("Runs")] == ["succeeded", "succeeded"]
+    # the idle run is in the run history, but writes nothing, not even a Runs row
+    assert [r.status for r in services.state.list_runs(NAME)] == ["succeeded", "succeeded"]
+    assert [r["New"] for r in services.sink.rows("Runs")] == [len(before["Invoices"])]
 
 
 def test_preview_is_replaced_then_removed_when_final_arrives(
