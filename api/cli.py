@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from api import connections, logs
+from api import connections, destinations, logs
 from api.core.model import RunRecord
 from api.errors import BillsyncError, ConfigError
 from api.factory import Services, build
@@ -58,22 +58,60 @@ def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
 @click.option("--preview/--no-preview", default=True, help="Keep the month-to-date preview row.")
 @click.option("--window-days", type=click.IntRange(1, 3650), default=120, show_default=True,
               help="DoiT: how far back each sync re-reads invoices that may have changed.")
+@click.option("--sheet", default=None, help="Google Sheet id or URL to write the ledger to.")
+@click.option("--drive-folder", default=None, help="Drive folder id or URL for the archive.")
+@click.option("--create-sheet", is_flag=True, help="Create a new Google Sheet for the ledger.")
+@click.option("--create-folder", is_flag=True, help="Create a new Drive folder for the archive.")
+@click.option("--google-credentials", default="user", show_default=True,
+              help="'user' (billsync google login), 'adc', or a service-account key file.")
+@click.option("--shared-drive", is_flag=True, help="The Drive folder is in a Shared Drive.")
 @click.pass_obj
 def connect(obj: _Context, provider: str, name: str, tenant: str | None, preview: bool,
-            window_days: int) -> None:
+            window_days: int, sheet: str | None, drive_folder: str | None, create_sheet: bool,
+            create_folder: bool, google_credentials: str, shared_drive: bool) -> None:
     """Connect a provider account with a read-only token (validated, stored encrypted)."""
-    token = _read_token(provider)
     services = obj.services()
     options: dict[str, Any] = {"include_preview": preview}
     if provider == "doit":
         options = {"tenant": tenant, "window_days": window_days}
+    google = _google_options(services, name, sheet, drive_folder, create_sheet, create_folder,
+                             google_credentials, shared_drive)
+    options.update(google)
+    token = _read_token(provider)
     connection = connections.connect(
         state=services.state, secrets=services.secrets, providers=services.provider,
         provider=provider, name=name, token=token, options=options,
     )  # fmt: skip
     click.echo(f"Connected '{connection.name}' to {connection.account} "
                f"(token {connection.fingerprint}).")
+    if google.get("sheet"):
+        click.echo(f"Ledger: https://docs.google.com/spreadsheets/d/{google['sheet']}/edit")
+    if google.get("drive_folder"):
+        click.echo(f"Archive: https://drive.google.com/drive/folders/{google['drive_folder']}")
     click.echo(f"Next: billsync sync {_quoted(connection.name)}")
+
+
+@cli.group()
+def google() -> None:
+    """Google account for writing to Sheets and Drive."""
+
+
+@google.command()
+@click.option("--client-secrets", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The OAuth client JSON (type 'Desktop app') from the Google Cloud console.")
+@click.option("--no-browser", is_flag=True, help="Print the sign-in address instead of opening it.")
+@click.pass_obj
+def login(obj: _Context, client_secrets: str, no_browser: bool) -> None:
+    """Sign in once; billsync keeps an offline grant (spreadsheets + drive.file) encrypted."""
+    from api.adapters.google_credentials import login_installed_app
+
+    services = obj.services()
+    ref = login_installed_app(client_secrets, services.secrets,
+                              token_uri=services.settings.google_oauth_token_uri,
+                              open_browser=not no_browser)
+    destinations.remember_login(services.settings, ref)
+    click.echo("Signed in to Google. Connect with --sheet/--drive-folder (or --create-sheet/"
+               "--create-folder) to write the ledger there.")
 
 
 @cli.command("connections")
@@ -223,6 +261,41 @@ def _progress(name: str) -> Iterator[Callable[[str, int, int], None]]:
     finally:
         if state["bar"] is not None:
             state["bar"].__exit__(None, None, None)
+
+
+def _google_options(services: Services, name: str, sheet: str | None, drive_folder: str | None,
+                    create_sheet: bool, create_folder: bool, credentials_mode: str,
+                    shared_drive: bool) -> dict[str, Any]:
+    """Resolve the Google destination flags to ids, creating the Sheet/folder when asked."""
+    if sheet and create_sheet or drive_folder and create_folder:
+        raise ConfigError("Give either --sheet or --create-sheet (and either --drive-folder or "
+                          "--create-folder), not both.")
+    wanted = sheet or drive_folder or create_sheet or create_folder
+    if not wanted:
+        return {}
+    mode = credentials_mode
+    if mode not in ("user", "adc"):
+        mode = destinations.service_account_path(mode)
+    options: dict[str, Any] = {"google_credentials": mode, "shared_drive": shared_drive}
+    if mode == "user":
+        ref = destinations.login_ref(services.settings)
+        if not ref:
+            raise ConfigError("No Google account is signed in.",
+                              action="Run `billsync google login --client-secrets FILE` first.")
+        options["google_ref"] = ref
+    options["sheet"] = destinations.sheet_id(sheet) if sheet else None
+    options["drive_folder"] = destinations.folder_id(drive_folder) if drive_folder else None
+    if create_sheet or create_folder:
+        creds = destinations.google_credentials(services.settings, services.secrets, options)
+        if create_folder:
+            options["drive_folder"] = destinations.create_google_file(
+                services.settings, creds, name=f"billsync archive ({name})",
+                mime=destinations.FOLDER_MIME, parent=None)
+        if create_sheet:
+            options["sheet"] = destinations.create_google_file(
+                services.settings, creds, name=f"billsync ledger ({name})",
+                mime=destinations.SPREADSHEET_MIME, parent=options["drive_folder"])
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _read_token(provider: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 from api.factory import Services, build
 from api.settings import HttpSettings, Settings
 from api.simulators.digitalocean import DigitalOceanSimulator, DOSimConfig
+from tests.fakes.fixtures import fake_google  # noqa: F401 - a fixture for every test module
 
 TODAY = dt.date(2026, 11, 21)
 

@@ -124,7 +124,8 @@ def test_a_killed_sync_is_completed_by_the_next_run(tmp_path: Path) -> None:
         env = {"DIGITALOCEAN_API_URL": sim.url, "DIGITALOCEAN_TOKEN": DEMO_TOKEN}
         clean, home = tmp_path / "clean", tmp_path / "crashed"
         for where in (clean, home):
-            assert billsync(where, ["connect", "digitalocean", "--name", "a"], env=env).returncode == 0
+            connected = billsync(where, ["connect", "digitalocean", "--name", "a"], env=env)
+            assert connected.returncode == 0
         assert billsync(clean, ["sync", "a"], env=env).returncode == 0
 
         sim.requests.clear()
