@@ -205,8 +205,10 @@ def demo(obj: _Context, months: int, items: int) -> None:
         settings = replace(obj.settings(), digitalocean_api_url=do_sim.url,
                            doit_api_url=doit_sim.url)
         services = obj.services(settings)
-        demos = [("demo-digitalocean", "digitalocean", DEMO_TOKEN, {"include_preview": True}),
-                 ("demo-doit", "doit", DEMO_KEY, {"window_days": 120})]
+        demos: list[tuple[str, str, str, dict[str, Any]]] = [
+            ("demo-digitalocean", "digitalocean", DEMO_TOKEN, {"include_preview": True}),
+            ("demo-doit", "doit", DEMO_KEY, {"window_days": 120}),
+        ]
         known = {c.name for c in services.state.list_connections()}
         for name, provider, token, options in demos:
             if name in known:
@@ -241,26 +243,36 @@ def _sync_one(services: Services, name: str, full: bool) -> RunRecord:
     return run
 
 
-@contextmanager
-def _progress(name: str) -> Iterator[Callable[[str, int, int], None]]:
-    """A progress bar on stderr while invoices are fetched (plain lines when not a terminal)."""
-    state: dict[str, Any] = {"bar": None, "shown": 0}
+class _ProgressBar:
+    """A progress bar on stderr while invoices are fetched (a plain line when not a terminal)."""
 
-    def update(phase: str, done: int, total: int) -> None:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.bar: Any = None
+        self.shown = 0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
         if phase != "fetching" or total == 0:
             return
-        if state["bar"] is None:
-            state["bar"] = click.progressbar(length=total, label=f"  {name}: fetching invoices",
-                                             file=sys.stderr, show_pos=True)
-            state["bar"].__enter__()
-        state["bar"].update(done - state["shown"])
-        state["shown"] = done
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=f"  {self.name}: fetching invoices",
+                                         file=sys.stderr, show_pos=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
 
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@contextmanager
+def _progress(name: str) -> Iterator[Callable[[str, int, int], None]]:
+    bar = _ProgressBar(name)
     try:
-        yield update
+        yield bar
     finally:
-        if state["bar"] is not None:
-            state["bar"].__exit__(None, None, None)
+        bar.close()
 
 
 def _google_options(services: Services, name: str, sheet: str | None, drive_folder: str | None,

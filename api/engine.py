@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import datetime as dt
 import hashlib
 import tempfile
 import threading
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from api import logs
 from api.core.diff import SyncPlan, plan_sync
@@ -63,7 +65,7 @@ class SyncEngine:
         providers: ProviderFactory,
         workdir: Path,
         concurrency: int = 8,
-        clock: Callable[[], object] = utcnow,
+        clock: Callable[[], dt.datetime] = utcnow,
         progress_interval: float = 0.5,
     ) -> None:
         self.state = state
@@ -235,7 +237,7 @@ class SyncEngine:
     ) -> DocumentLink:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=self.workdir, suffix=f".{kind}") as tmp:
-            provider.download(ref, kind, tmp)
+            provider.download(ref, kind, cast(BinaryIO, tmp))
             tmp.flush()
             digest = _sha256(Path(tmp.name))
             link = files.put(fetched.invoice, kind, Path(tmp.name), digest)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+import openpyxl
 import pytest
 
 from api import connections
 from api.core.model import Connection, LedgerBatch, RunRecord
+from api.core.text import looks_like_formula
 from api.engine import Destination, SyncEngine
 from api.errors import RunInProgress, SinkError
 from api.factory import Services, build
@@ -73,6 +77,37 @@ def test_first_sync_pulls_full_history(services: Services, do_sim: DigitalOceanS
             path = Path(url2pathname(urlsplit(link.url).path))
             assert path.read_bytes()[:4] == (b"%PDF" if kind == "pdf" else b"prod")
             assert path.name == row[kind.upper()] == f"{row['Period']} {row['Invoice ID']}.{kind}"
+
+
+def test_the_workbook_read_with_openpyxl_equals_the_store_and_the_provider(
+    services: Services, do_sim: DigitalOceanSimulator
+) -> None:
+    connect(services)
+    services.engine.sync(NAME)
+    book = openpyxl.load_workbook(services.settings.workbook_path)  # not through our own reader
+
+    def records(tab: str) -> list[dict[str, Any]]:
+        header, *rows = book[tab].iter_rows(values_only=True)
+        return [dict(zip(header, row, strict=True)) for row in rows]
+
+    invoices, lines = records("Invoices"), records("Line Items")
+    index = services.state.index(NAME)
+    assert {r["Invoice Key"] for r in invoices} == set(index)
+    for row in invoices:
+        mine = [line for line in lines if line["Invoice Key"] == row["Invoice Key"]]
+        assert len(mine) == row["Line Items"] == index[row["Invoice Key"]].line_count
+        uuid = row["Invoice Key"].split(":")[-1] if row["Status"] != "Preview" else "preview"
+        assert [Decimal(str(line["Amount"])) for line in mine] == [
+            Decimal(item["amount"]) for item in do_sim.items(uuid)
+        ]
+        assert Decimal(str(row["Total"])) == Decimal(do_sim.summary(uuid)["amount"])
+    # typed cells: money and dates are numbers and dates, provider text is never a formula
+    tricky = [line["Description"] for line in lines if looks_like_formula(line["Description"])]
+    assert tricky and all(isinstance(text, str) for text in tricky)
+    assert all(isinstance(r["Total"], int | float) for r in invoices)
+    assert all(isinstance(r["Invoice Date"], dt.datetime) for r in invoices)
+    assert all(book[tab].cell(r, c).data_type != "f" for tab in book.sheetnames
+               for r in range(1, book[tab].max_row + 1) for c in range(1, book[tab].max_column + 1))
 
 
 def test_rerun_with_nothing_new_downloads_nothing(
