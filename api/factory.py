@@ -46,6 +46,7 @@ def build_provider(settings: Settings, connection: Connection, token: str) -> Pr
             http=settings.http,
             tenant_id=options.get("tenant") or None,
             window_days=int(options.get("window_days", 120)),
+            account=connection.account or None,
         )
     raise ConfigError(
         f"Connection '{connection.name}' has an unknown provider '{connection.provider}'."

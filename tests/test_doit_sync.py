@@ -124,9 +124,12 @@ def test_a_rerun_with_nothing_changed_writes_nothing(
 ) -> None:
     services.engine.sync(NAME)
     before = sink(services).rows("Invoices")
+    doit_sim.requests.clear()
     run = services.engine.sync(NAME)
     assert run.status == "succeeded" and run.counts.new == run.counts.updated == 0
     assert sink(services).rows("Invoices") == before
+    # one listing page of the 120-day window; no key validation, no invoice fetched
+    assert [r.path for r in doit_sim.requests] == ["/billing/v1/invoices"]
 
 
 def test_a_full_resync_never_duplicates(services: Services, doit_sim: DoitSimulator) -> None:

@@ -164,7 +164,9 @@ class DoitProvider:
         sleep: Sleep = time.sleep,
         transport: httpx.BaseTransport | None = None,
         page_size: int = PAGE_SIZE,
+        account: str | None = None,
     ) -> None:
+        """`account` is the label saved at connect time; it saves a validate call per sync."""
         if window_days < 1:
             raise ValueError("window_days must be at least 1")
         self.tenant_id = tenant_id or None
@@ -172,7 +174,7 @@ class DoitProvider:
         self.page_size = page_size
         self._filter = filter_expression(filters)  # a bad filter fails now, not mid-sync
         self._clock = clock
-        self._label: str | None = None
+        self._label: str | None = account or None
         headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
         if self.tenant_id:
             headers["X-Tenant-Id"] = self.tenant_id
