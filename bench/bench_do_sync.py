@@ -45,7 +45,9 @@ def start_simulator(args: argparse.Namespace) -> tuple[subprocess.Popen[str], st
     return process, line.split(" ", 1)[1]
 
 
-def run_sync(url: str, args: argparse.Namespace, concurrency: int, *, twice: bool) -> dict[str, Any]:
+def run_sync(
+    url: str, args: argparse.Namespace, concurrency: int, *, twice: bool
+) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="billsync-bench-"))
     settings = replace(
         Settings.for_home(home),
@@ -112,26 +114,37 @@ def main() -> None:
 
     process, url = start_simulator(args)
     try:
-        print(f"account: {args.months} invoices × ~{args.items} items, latency {args.latency * 1000:.0f} ms, "
-              f"limits 250/min + 5000/h compressed ×{1 / args.time_scale:.0f} "
-              f"(a minute lasts {limits.minute:.2f} s)")
+        print(
+            f"account: {args.months} invoices × ~{args.items} items, "
+            f"latency {args.latency * 1000:.0f} ms, "
+            f"limits 250/min + 5000/h compressed ×{1 / args.time_scale:.0f} "
+            f"(a minute lasts {limits.minute:.2f} s)"
+        )
         fast = run_sync(url, args, args.concurrency, twice=True)
         bound = lower_bound(fast["calls"], args.latency, args.concurrency, limits)
-        print(f"full sync, concurrency {args.concurrency}: {fast['wall']:.2f} s, "
-              f"{fast['calls']} HTTP calls, {fast['invoices']} invoices, {fast['lines']} line items, "
-              f"peak RSS {fast['rss_mb']:.0f} MB")
-        print(f"  lower bound {bound:.2f} s -> {fast['wall'] / bound:.2f} × the bound (target ≤ 1.3)")
-        print(f"second sync: {fast['again_wall']:.2f} s, {fast['again_calls']} HTTP calls "
-              f"(target ≤ 2): {fast['again_message']}")
+        print(
+            f"full sync, concurrency {args.concurrency}: {fast['wall']:.2f} s, "
+            f"{fast['calls']} HTTP calls, {fast['invoices']} invoices, {fast['lines']} line items, "
+            f"peak RSS {fast['rss_mb']:.0f} MB"
+        )
+        print(
+            f"  lower bound {bound:.2f} s -> {fast['wall'] / bound:.2f} × the bound (target ≤ 1.3)"
+        )
+        print(
+            f"second sync: {fast['again_wall']:.2f} s, {fast['again_calls']} HTTP calls "
+            f"(target ≤ 2): {fast['again_message']}"
+        )
         if not args.no_serial:
             process.kill()
             process.wait()
             process, url = start_simulator(args)  # fresh rate-limit windows
             serial = run_sync(url, args, 1, twice=False)
             serial_bound = lower_bound(serial["calls"], args.latency, 1, limits)
-            print(f"serial client (one request at a time, like doctl): {serial['wall']:.2f} s, "
-                  f"{serial['calls']} calls (its own bound {serial_bound:.2f} s); "
-                  f"speed-up {serial['wall'] / fast['wall']:.1f}×")
+            print(
+                f"serial client (one request at a time, like doctl): {serial['wall']:.2f} s, "
+                f"{serial['calls']} calls (its own bound {serial_bound:.2f} s); "
+                f"speed-up {serial['wall'] / fast['wall']:.1f}×"
+            )
     finally:
         process.kill()
         process.wait()
