@@ -34,6 +34,9 @@ DATE_FORMAT = {"type": "DATE", "pattern": "yyyy-mm-dd"}
 DATETIME_FORMAT = {"type": "DATE_TIME", "pattern": "yyyy-mm-dd hh:mm:ss"}
 # What a data cell write replaces (a stale format or link is cleared with it).
 CELL_FIELDS = "userEnteredValue,userEnteredFormat.numberFormat,userEnteredFormat.textFormat.link"
+# A values-only write (the number format comes from a repeatCell over the column range).
+VALUE_FIELDS = "userEnteredValue,userEnteredFormat.textFormat.link"
+FORMAT_FIELDS = "userEnteredFormat.numberFormat"
 
 
 def serial(value: dt.date) -> float | int:
@@ -89,6 +92,37 @@ def _number(value: Decimal | float | int, number_format: dict[str, str] | None) 
     if number_format:
         cell["userEnteredFormat"] = {"numberFormat": number_format}
     return cell
+
+
+def column_format(column: str) -> dict[str, str] | None:
+    """The number format to_cell gives this column's values of the column's own type."""
+    if column in DATETIME_COLUMNS:
+        return DATETIME_FORMAT
+    if column in DATE_COLUMNS:
+        return DATE_FORMAT
+    if column in INTEGER_COLUMNS:
+        return INTEGER_FORMAT
+    if column in PLAIN_NUMBER_COLUMNS:
+        return PLAIN_FORMAT
+    if column in MONEY_COLUMNS:
+        return UNIT_PRICE_FORMAT if column == "Unit Price" else MONEY_FORMAT
+    return None
+
+
+def lean_cell(column: str, cell: dict[str, Any]) -> dict[str, Any] | None:
+    """`cell` without the number format its column's range gives it (None: it needs another)."""
+    entered_format = cell.get("userEnteredFormat") or {}
+    own = entered_format.get("numberFormat")
+    is_number = "numberValue" in (cell.get("userEnteredValue") or {})
+    if own != column_format(column) and (own is not None or is_number):
+        return None
+    if own is None:
+        return cell
+    lean = {key: value for key, value in cell.items() if key != "userEnteredFormat"}
+    rest = {key: value for key, value in entered_format.items() if key != "numberFormat"}
+    if rest:
+        lean["userEnteredFormat"] = rest
+    return lean
 
 
 def header_cell(name: str) -> dict[str, Any]:

@@ -1,23 +1,39 @@
 """Pure planning of one Sheets upsert: what was read + a LedgerBatch -> batchUpdate requests.
 
-Requests come in groups, one per invoice (its old line rows deleted bottom-up, its invoice row
-updated in place or appended, its lines updated in place or appended), so any prefix of groups
-is a consistent ledger. Row positions are tracked as the plan deletes rows, so every request
-addresses the grid as it will be when Google applies it, in order.
+Requests come in groups, one per invoice: its old line rows deleted bottom-up, its lines
+updated in place or appended, and its invoice row written last. The invoice row is the commit
+mark: a crash between any two requests (sheets_batches may cut a group, even a request, across
+bodies) leaves that invoice's row absent or stale, so the next plan rewrites its lines (in
+place, by Line Key: never a duplicate) and then the row. Row positions are tracked as the plan
+deletes rows, so every request addresses the grid as it will be when Google applies it.
+
+Appended line rows carry values only; their number formats are set once per column range
+(repeatCell), which is what makes up most of the payload otherwise. Invoice rows and in-place
+updates keep a format in every cell, so a repaired prefix is always fully formatted.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.adapters.sheets_cells import CELL_FIELDS, header_cell, read_value, same_value, to_cell
+from api.adapters.sheets_batches import Request, chunk, size
+from api.adapters.sheets_cells import (
+    CELL_FIELDS,
+    FORMAT_FIELDS,
+    VALUE_FIELDS,
+    column_format,
+    header_cell,
+    lean_cell,
+    read_value,
+    same_value,
+    to_cell,
+)
 from api.core.model import INVOICE_KEY_COLUMN, LINE_KEY_COLUMN, LedgerBatch, LineItem
 
-Request = dict[str, Any]
+__all__ = ["Planner", "Request", "TabState", "chunk", "line_invoice_key", "size"]
 
 
 @dataclass
@@ -40,10 +56,6 @@ class TabState:
 
 def line_invoice_key(line_key: str) -> str:
     return line_key.rsplit("#", 1)[0]
-
-
-def size(request: Request) -> int:
-    return len(json.dumps(request, separators=(",", ":")))
 
 
 class Planner:
@@ -84,7 +96,8 @@ class Planner:
         ):
             return []
         requests: list[Request] = []
-        # Lines of this invoice that are gone, or duplicated, are deleted first (bottom-up).
+        # Lines of this invoice that are gone, or duplicated, are deleted first (bottom-up);
+        # the invoice row comes last, so it is current only once every line is.
         kept: dict[str, int] = {}
         doomed = []
         for position in existing_lines:
@@ -94,15 +107,16 @@ class Planner:
             else:
                 doomed.append(position)
         requests += self._delete(self.lines, doomed)
-        requests += self._delete(self.inv, positions[1:])  # a duplicated invoice row
         kept = {k: i for i, k in enumerate(self.lines.keys) if k in kept}
+        requests += self._update(self.lines, {kept[k]: wanted_lines[k].row() for k in kept})
+        new = [line for line in lines if line.key not in kept]
+        requests += self._append(self.lines, [line.row() for line in new], [n.key for n in new],
+                                 lean=True)  # fmt: skip
+        requests += self._delete(self.inv, positions[1:])  # a duplicated invoice row
         if positions and not unchanged:
             requests += self._update(self.inv, {positions[0]: row})
         elif not positions:
             requests += self._append(self.inv, [row], [key])
-        requests += self._update(self.lines, {kept[k]: wanted_lines[k].row() for k in kept})
-        new = [line for line in lines if line.key not in kept]
-        requests += self._append(self.lines, [line.row() for line in new], [n.key for n in new])
         return requests
 
     def _line_positions(self, invoice_key: str) -> list[int]:
@@ -167,77 +181,73 @@ class Planner:
         for first, block in _blocks(sorted(rows)):
             for column_start, columns in _column_runs(ours):
                 cells = [
-                    {
-                        "values": [
-                            to_cell(tab.header[c], rows[p].get(tab.header[c])) for c in columns
-                        ]
-                    }
+                    {"values": [to_cell(tab.header[c], rows[p].get(tab.header[c]))
+                                for c in columns]}
                     for p in block
-                ]
-                for piece_start, piece in self._pieces(cells):
-                    requests.append({"updateCells": {
-                        "start": {"sheetId": tab.sheet_id, "rowIndex": first + 1 + piece_start,
-                                  "columnIndex": column_start},
-                        "rows": piece, "fields": CELL_FIELDS}})  # fmt: skip
+                ]  # fmt: skip
+                requests.append({"updateCells": {
+                    "start": {"sheetId": tab.sheet_id, "rowIndex": first + 1,
+                              "columnIndex": column_start},
+                    "rows": cells, "fields": CELL_FIELDS}})  # fmt: skip
         return requests
 
     def _append(
-        self, tab: TabState, rows: Sequence[Mapping[str, Any]], keys: list[str]
+        self,
+        tab: TabState,
+        rows: Sequence[Mapping[str, Any]],
+        keys: list[str],
+        *,
+        lean: bool = False,
     ) -> list[Request]:
+        """appendCells for `rows`; `lean`: values only, number formats by column range."""
         if not rows:
             return []
         cells = [
             {"values": [to_cell(name, row.get(name)) if name in row else {} for name in tab.header]}
             for row in rows
         ]
+        first = len(tab.keys) + 1  # the grid row the first appended row lands on
         tab.keys.extend(keys)
         if tab.rows is not None:
             tab.rows.extend([read_value(c) for c in r["values"]] for r in cells)
         tab.row_count = max(tab.row_count, len(tab.keys) + 1)
-        return [
-            {"appendCells": {"sheetId": tab.sheet_id, "rows": piece, "fields": CELL_FIELDS}}
-            for _, piece in self._pieces(cells)
-        ]
-
-    def _pieces(self, rows: list[dict[str, Any]]) -> Iterable[tuple[int, list[dict[str, Any]]]]:
-        """Split a long rows list so one request stays well under the batch size."""
-        limit = max(self.max_request_bytes // 2, 1)
-        start, used = 0, 0
-        piece: list[dict[str, Any]] = []
-        for index, row in enumerate(rows):
-            cost = size(row)
-            if piece and used + cost > limit:
-                yield start, piece
-                start, piece, used = index, [], 0
-            piece.append(row)
-            used += cost
-        if piece:
-            yield start, piece
+        values = _lean_rows(tab.header, cells) if lean else None
+        if values is None:
+            return [{"appendCells": {"sheetId": tab.sheet_id, "rows": cells,
+                                     "fields": CELL_FIELDS}}]  # fmt: skip
+        append = {"appendCells": {"sheetId": tab.sheet_id, "rows": values, "fields": VALUE_FIELDS}}
+        return [append, *_column_formats(tab, first, len(rows))]
 
 
-def chunk(groups: Sequence[list[Request]], max_bytes: int) -> list[list[Request]]:
-    """Pack whole groups into batchUpdate bodies of at most ~max_bytes (a larger group alone)."""
-    chunks: list[list[Request]] = []
-    current: list[Request] = []
-    used = 0
-    for group in groups:
-        cost = sum(size(request) + 1 for request in group)
-        if current and used + cost > max_bytes:
-            chunks.append(current)
-            current, used = [], 0
-        if cost > max_bytes:  # one huge invoice: its requests still go in order
-            for request in group:
-                if current and used + size(request) > max_bytes:
-                    chunks.append(current)
-                    current, used = [], 0
-                current.append(request)
-                used += size(request) + 1
-            continue
-        current.extend(group)
-        used += cost
-    if current:
-        chunks.append(current)
-    return chunks
+def _lean_rows(header: list[str], cells: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """Rows without the number formats their columns carry; None if a cell needs its own."""
+    lean = []
+    for row in cells:
+        values = [lean_cell(name, cell) for name, cell in zip(header, row["values"], strict=True)]
+        if any(value is None for value in values):
+            return None
+        lean.append({"values": values})
+    return lean
+
+
+def _column_formats(tab: TabState, first: int, count: int) -> list[Request]:
+    """One repeatCell per run of adjacent columns sharing a number format, over the new rows."""
+    requests: list[Request] = []
+    formats = [column_format(name) for name in tab.header]
+    start = 0
+    while start < len(formats):
+        end = start + 1
+        while end < len(formats) and formats[end] == formats[start]:
+            end += 1
+        if formats[start] is not None:
+            requests.append({"repeatCell": {
+                "range": {"sheetId": tab.sheet_id, "startRowIndex": first,
+                          "endRowIndex": first + count, "startColumnIndex": start,
+                          "endColumnIndex": end},
+                "cell": {"userEnteredFormat": {"numberFormat": formats[start]}},
+                "fields": FORMAT_FIELDS}})  # fmt: skip
+        start = end
+    return requests
 
 
 def _invoice_columns(batch: LedgerBatch) -> list[str]:
