@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
+import warnings
 import zipfile
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
 
 from api.adapters.workbook import WorkbookLedger
-from api.adapters.workbook_cells import DATE_FORMAT, DATETIME_FORMAT, MONEY_FORMAT
-from api.core.model import INVOICE_COLUMNS, LINE_COLUMNS, LedgerBatch
+from api.adapters.workbook_cells import (
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    MONEY_FORMAT,
+    UNIT_PRICE_FORMAT,
+)
+from api.core.model import INVOICE_COLUMNS, LINE_COLUMNS, RUN_COLUMNS, LedgerBatch
 from api.errors import SinkError
-from tests.contract.samples import batch, expected, invoice, lines, project, run
+from tests.contract.samples import SYNCED, batch, expected, invoice, lines, project, run
 
 HOSTILE = ["=1+2", '=HYPERLINK("https://evil.example","click")', "+1", "-1", "@SUM(A1)"]
 
@@ -183,3 +192,314 @@ print(f"write {{written - start:.1f}} s, rewrite {{rewritten - written:.1f}} s, 
     assert rss < 200
     rows = openpyxl.load_workbook(tmp_path / "ledger.xlsx", read_only=True)["Line Items"]
     assert sum(1 for _ in rows.iter_rows(values_only=True)) == 1 + 119 * 400 + 401
+
+
+# -- the file itself: what Excel, LibreOffice and openpyxl see ------------------------------
+
+
+def parts(path: Path) -> dict[str, zipfile.ZipInfo]:
+    with zipfile.ZipFile(path) as package:
+        assert package.testzip() is None  # every entry's CRC checks out
+        return {info.filename: info for info in package.infolist()}
+
+
+def test_the_package_opens_cleanly_with_every_part_well_formed(sink: WorkbookLedger) -> None:
+    sink.write(batch(invoice(1), invoice(2)))
+    sink.append_run(run(1))
+
+    names = list(parts(sink.path))
+    assert names[0] == "[Content_Types].xml"  # where file-type sniffers look
+    with zipfile.ZipFile(sink.path) as package:
+        for name in names:
+            ElementTree.fromstring(package.read(name))  # raises on malformed XML
+        workbook = package.read("xl/workbook.xml").decode()
+    assert "'Line Items'!$A$1:$U$7</definedName>" in workbook  # LibreOffice needs the name
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # openpyxl warns about anything it does not understand
+        book = openpyxl.load_workbook(sink.path)
+    assert book.sheetnames == ["Invoices", "Line Items", "Runs"]
+    assert book["Runs"].auto_filter.ref == "A1:J2" and book["Runs"].freeze_panes == "A2"
+
+
+def test_formula_like_text_is_a_quoted_string_cell(sink: WorkbookLedger) -> None:
+    inv = invoice(1)
+    items = tuple(
+        replace(line, description=text)
+        for line, text in zip(lines(inv, 6), [*HOSTILE, "plain"], strict=True)
+    )
+    sink.write(LedgerBatch(invoices=(inv,), lines=items))
+
+    sheet = openpyxl.load_workbook(sink.path)["Line Items"]
+    at = column(sheet, "Description")
+    cells = [sheet.cell(row=r, column=at) for r in range(2, 8)]
+    # a string cell, and "quote prefix" so that editing it in Excel does not make it a formula
+    assert [(c.value, c.data_type, c.quotePrefix) for c in cells] == [
+        *[(text, "s", True) for text in HOSTILE], ("plain", "s", False),
+    ]  # fmt: skip
+
+
+def test_number_formats_and_values_read_back_with_openpyxl(sink: WorkbookLedger) -> None:
+    inv = invoice(1, total=Decimal("-1234567.89"))
+    paris = dt.timezone(dt.timedelta(hours=2))
+    item = replace(lines(inv, 1)[0], unit_price=Decimal("0.000123"), quantity=Decimal("0.5"),
+                   start=dt.datetime(2026, 1, 1, 3, 4, 5, 999_999, tzinfo=paris))  # fmt: skip
+    sink.write(LedgerBatch(invoices=(inv,), lines=(item,)))
+
+    book = openpyxl.load_workbook(sink.path)
+    sheet, items = book["Invoices"], book["Line Items"]
+    total = sheet.cell(row=2, column=column(sheet, "Total"))
+    assert (total.value, total.number_format) == (-1234567.89, MONEY_FORMAT)
+    price = items.cell(row=2, column=column(items, "Unit Price"))
+    assert (price.value, price.number_format) == (0.000123, UNIT_PRICE_FORMAT)
+    quantity = items.cell(row=2, column=column(items, "Quantity"))
+    assert (quantity.value, quantity.number_format) == (0.5, "General")
+    start = items.cell(row=2, column=column(items, "Start"))
+    assert start.value == dt.datetime(2026, 1, 1, 1, 4, 5)  # UTC, to the second
+    assert start.number_format == DATETIME_FORMAT
+    assert sink.rows("Line Items")[0]["Start"] == dt.datetime(2026, 1, 1, 1, 4, 5, tzinfo=dt.UTC)
+
+
+def test_characters_xml_cannot_hold_are_dropped_and_the_rest_round_trips(
+    sink: WorkbookLedger,
+) -> None:
+    texts = ["bell\x07 and nul\x00", "lone \ud800 surrogate", "line\r\nbreak\ttab",
+             "  padded  ", '27" monitor & <b>bold</b>', "\x1f"]  # fmt: skip
+    inv = invoice(1, account="tab\there")
+    items = tuple(
+        replace(line, description=text) for line, text in zip(lines(inv, 6), texts, strict=True)
+    )
+    sink.write(LedgerBatch(invoices=(inv,), lines=items))
+
+    read = [r["Description"] for r in sink.rows("Line Items")]
+    assert read == ["bell and nul", "lone  surrogate", "line\r\nbreak\ttab", "  padded  ",
+                    '27" monitor & <b>bold</b>', ""]  # fmt: skip
+    sheet = openpyxl.load_workbook(sink.path)["Line Items"]
+    at = column(sheet, "Description")
+    assert [sheet.cell(row=r, column=at).value for r in range(2, 7)] == read[:5]
+    assert sink.rows("Invoices")[0]["Account"] == "tab\there"
+
+
+# -- rewrites of a file billsync wrote: rows copied as XML, renumbered ----------------------
+
+
+def test_rows_that_move_keep_their_cells_and_hyperlinks(sink: WorkbookLedger) -> None:
+    """Removing the first invoice moves every later row up: references, links follow."""
+    invoices = [invoice(n) for n in range(1, 6)]
+    items = [replace(line, description=f'{n * 4 + i}" screen, row {n * 4 + i}"')
+             for n, inv in enumerate(invoices)
+             for i, line in enumerate(lines(inv, 4), 2)]  # fmt: skip
+    sink.write(LedgerBatch(invoices=tuple(invoices), lines=tuple(items)))
+    sink.write(LedgerBatch(removed=(invoices[0].key,)))
+
+    assert project(sink.rows("Invoices"), INVOICE_COLUMNS) == [expected(i) for i in invoices[1:]]
+    assert project(sink.rows("Line Items"), LINE_COLUMNS) == [expected(i) for i in items[4:]]
+    book = openpyxl.load_workbook(sink.path)
+    sheet = book["Invoices"]
+    pdf = column(sheet, "PDF")
+    assert [sheet.cell(row=r, column=pdf).hyperlink.target for r in range(2, 6)] == [
+        i.pdf for i in invoices[1:]
+    ]
+    assert sheet.auto_filter.ref == "A1:V5" and book["Line Items"].auto_filter.ref == "A1:U17"
+    line_sheet = book["Line Items"]
+    refs = [(c.coordinate, c.row) for row in line_sheet.iter_rows() for c in row]
+    assert all(coordinate.endswith(str(row)) for coordinate, row in refs)
+
+
+def test_append_run_copies_the_other_sheets_without_reencoding_them(
+    sink: WorkbookLedger,
+) -> None:
+    sink.write(batch(invoice(1), invoice(2), line_count=50))
+    before = parts(sink.path)
+    with zipfile.ZipFile(sink.path) as package:
+        old_xml = package.read("xl/worksheets/sheet2.xml")
+    sink.append_run(run(1))
+    sink.append_run(run(2))
+
+    after = parts(sink.path)
+    for name in ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml"):
+        assert (after[name].CRC, after[name].compress_size) == (
+            before[name].CRC, before[name].compress_size,
+        )  # fmt: skip
+    with zipfile.ZipFile(sink.path) as package:
+        assert package.read("xl/worksheets/sheet2.xml") == old_xml
+    assert [r["Connection"] for r in sink.rows("Runs")] == ["acme", "acme"]
+    book = openpyxl.load_workbook(sink.path)
+    assert book["Invoices"]["S2"].hyperlink.target == invoice(1).pdf
+    assert book["Runs"].auto_filter.ref == "A1:J3"
+
+
+def test_user_columns_survive_rewrites_of_a_file_billsync_wrote(sink: WorkbookLedger) -> None:
+    one, two, three = invoice(1), invoice(2), invoice(3)
+    sink.write(batch(one, two, three))
+    book = openpyxl.load_workbook(sink.path)  # the user adds columns and a link in Excel
+    sheet, items = book["Invoices"], book["Line Items"]
+    sheet.cell(row=1, column=23, value="Approved by")
+    sheet.cell(row=4, column=23, value="Dana").hyperlink = "https://wiki.example/approvals"
+    items.cell(row=1, column=22, value="Client")
+    items.cell(row=5, column=22, value="Globex")  # invoice two, line 1
+    items.cell(row=6, column=22, value=42)  # invoice two, line 2
+    book.save(sink.path)
+    sink.write(batch(two))  # the first sync after the user's save reads it cell by cell
+    assert zipfile.ZipFile(sink.path).read("docProps/app.xml").count(b"billsync") == 1
+
+    paid = replace(two, status="Refunded")
+    sink.write(LedgerBatch(invoices=(paid,), lines=lines(paid, 2), removed=(one.key,)))
+
+    rows = sink.rows("Invoices")
+    assert [(r["Invoice Key"], r["Status"], r["Approved by"]) for r in rows] == [
+        (two.key, "Refunded", None), (three.key, "Paid", "Dana"),
+    ]  # fmt: skip
+    assert [(r["Line Key"], r["Client"]) for r in sink.rows("Line Items")] == [
+        (f"{two.key}#1", "Globex"), (f"{two.key}#2", Decimal(42)),
+        *[(line.key, None) for line in lines(three)],
+    ]  # fmt: skip
+    after = openpyxl.load_workbook(sink.path)["Invoices"]
+    assert after["W3"].value == "Dana"
+    assert after["W3"].hyperlink.target == "https://wiki.example/approvals"  # moved with its row
+
+
+def test_a_full_disk_mid_save_leaves_the_old_ledger_intact(tmp_path: Path) -> None:
+    """The OS refuses to let the file grow (as on a full disk) while the new ledger is written."""
+    sink = WorkbookLedger(tmp_path / "ledger.xlsx")
+    sink.write(batch(invoice(1)))
+    before = sink.path.read_bytes()
+    script = f"""
+import resource, signal, sys
+from pathlib import Path
+from api.adapters.workbook import WorkbookLedger
+from api.errors import SinkError
+from tests.contract.samples import batch, invoice
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before) * 3}, {len(before) * 3}))
+try:
+    WorkbookLedger(Path({str(sink.path)!r})).write(batch(*[invoice(n) for n in range(2, 60)],
+                                                         line_count=100))
+except SinkError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=Path(__file__).parent.parent, timeout=120, check=False)  # fmt: skip
+
+    assert result.returncode == 3, result.stderr
+    assert "could not be saved" in result.stdout and "left as it was" in result.stdout
+    assert sink.path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ledger.xlsx.lock", "ledger.xlsx"]
+    assert project(sink.rows("Invoices"), INVOICE_COLUMNS) == [expected(invoice(1))]
+
+
+# -- files saved by older billsync versions, Excel or LibreOffice ----------------------------
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_ledger_written_by_the_openpyxl_version_is_read_and_rewritten(
+    sink: WorkbookLedger,
+) -> None:
+    """ledger_openpyxl_v1.xlsx: batch(invoice(1), invoice(2)) and run(1), as billsync wrote
+    them with openpyxl before it had its own writer."""
+    shutil.copy(FIXTURES / "ledger_openpyxl_v1.xlsx", sink.path)
+    one, two = invoice(1), invoice(2)
+    assert project(sink.rows("Invoices"), INVOICE_COLUMNS) == [expected(one), expected(two)]
+    assert project(sink.rows("Line Items"), LINE_COLUMNS) == [
+        expected(line) for line in lines(one) + lines(two)
+    ]
+    assert project(sink.rows("Runs"), RUN_COLUMNS) == [expected(run(1))]
+
+    paid = replace(one, status="Refunded")
+    sink.write(LedgerBatch(invoices=(paid, invoice(3)), lines=lines(paid, 2) + lines(invoice(3))))
+    sink.write(LedgerBatch(removed=(two.key,)))  # the second rewrite copies rows as XML
+    sink.append_run(run(2))
+
+    assert project(sink.rows("Invoices"), INVOICE_COLUMNS) == [expected(paid), expected(invoice(3))]
+    assert project(sink.rows("Line Items"), LINE_COLUMNS) == [
+        expected(line) for line in lines(paid, 2) + lines(invoice(3))
+    ]
+    assert project(sink.rows("Runs"), RUN_COLUMNS) == [expected(run(1)), expected(run(2))]
+    sheet = openpyxl.load_workbook(sink.path)["Invoices"]
+    assert [sheet["S2"].hyperlink.target, sheet["S3"].hyperlink.target] == [one.pdf, invoice(3).pdf]
+
+
+def test_a_workbook_saved_by_openpyxl_keeps_its_tabs_and_formulas(sink: WorkbookLedger) -> None:
+    """What a user's script does: openpyxl's own styles, date formats, a tab with a formula."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    sheets = {"Invoices": INVOICE_COLUMNS, "Line Items": LINE_COLUMNS, "Runs": RUN_COLUMNS}
+    for title, columns in sheets.items():
+        book.create_sheet(title).append(list(columns))
+    one = invoice(1)
+    row = expected(one) | {"Synced At": SYNCED.replace(tzinfo=None)}
+    book["Invoices"].append([row[name] for name in INVOICE_COLUMNS])
+    book["Invoices"]["S2"].hyperlink = one.pdf
+    for cell in book["Invoices"][2][5:7]:
+        cell.number_format = "d-mmm-yy"  # a date format of the user's choosing
+    book["Invoices"]["V2"].number_format = "yyyy-mm-dd h:mm"
+    book.create_sheet("Notes").append(["Total", "=SUM(1,2)", dt.date(2026, 5, 1)])
+    book.save(sink.path)
+    assert project(sink.rows("Invoices"), INVOICE_COLUMNS) == [expected(one)]
+
+    sink.write(batch(invoice(2)))
+
+    assert project(sink.rows("Invoices"), INVOICE_COLUMNS) == [expected(one), expected(invoice(2))]
+    after = openpyxl.load_workbook(sink.path)
+    assert after.sheetnames == ["Invoices", "Line Items", "Runs", "Notes"]
+    assert after["Invoices"]["S2"].hyperlink.target == one.pdf
+    assert [c.value for c in after["Notes"][1]] == ["Total", "=SUM(1,2)", dt.datetime(2026, 5, 1)]
+
+
+EXCEL_SHEET = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+ xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+ xmlns:x14ac="http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac">
+<dimension ref="A1:D3"/><sheetData>
+<row r="1" spans="1:4" x14ac:dyDescent="0.25"><c r="A1" t="s"><v>0</v></c>
+<c r="B1" t="s"><v>1</v></c><c r="C1" t="s"><v>2</v></c><c r="D1" t="s"><v>3</v></c></row>
+<row r="3" spans="1:4"><c r="A3" t="s"><v>4</v></c><c r="B3" s="2"><v>46023</v></c>
+<c r="C3"><v>0.30000000000000004</v></c><c r="D3" t="str"><f>"x"&amp;"y"</f><v>xy</v></c></row>
+</sheetData></worksheet>"""
+EXCEL_STRINGS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="5" uniqueCount="5">
+<si><t>Month</t></si><si><t>Day</t></si><si><t>Amount</t></si><si><t>Label</t></si>
+<si><r><rPr><b/></rPr><t>Jan</t></r><r><t xml:space="preserve">uary </t></r>
+<rPh sb="0" eb="1"><t>ignored</t></rPh></si></sst>"""
+
+
+def test_a_tab_saved_by_excel_is_kept_through_a_sync(sink: WorkbookLedger) -> None:
+    """Shared strings with rich-text runs, a date by its style, a formula with its result."""
+    sink.write(batch(invoice(1)))
+    with zipfile.ZipFile(sink.path) as package:
+        entries = {name: package.read(name) for name in package.namelist()}
+    entries["xl/worksheets/sheet4.xml"] = EXCEL_SHEET.encode()
+    entries["xl/sharedStrings.xml"] = EXCEL_STRINGS.encode()
+    entries["xl/workbook.xml"] = entries["xl/workbook.xml"].replace(
+        b"</sheets>", b'<sheet name="Budget" sheetId="4" r:id="rId9"/></sheets>'
+    )
+    entries["xl/_rels/workbook.xml.rels"] = entries["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>",
+        b'<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        b'relationships/worksheet" Target="worksheets/sheet4.xml"/><Relationship Id="rId10" '
+        b'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        b'sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+    )
+    entries["[Content_Types].xml"] = entries["[Content_Types].xml"].replace(
+        b"</Types>",
+        b'<Override PartName="/xl/worksheets/sheet4.xml" ContentType="application/vnd.'
+        b'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>',
+    )
+    with zipfile.ZipFile(sink.path, "w") as package:
+        for name, data in entries.items():
+            package.writestr(name, data)
+    budget = [{"Month": "January ", "Day": dt.datetime(2026, 1, 1),
+               "Amount": Decimal("0.30000000000000004"), "Label": "xy"}]  # fmt: skip
+    assert sink.rows("Budget") == budget
+
+    sink.write(batch(invoice(2)))
+
+    assert sink.rows("Budget") == budget
+    assert [r["Invoice Key"] for r in sink.rows("Invoices")] == [invoice(1).key, invoice(2).key]
+    sheet = openpyxl.load_workbook(sink.path)["Budget"]
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [
+        ["Month", "Day", "Amount", "Label"],
+        ["January ", dt.datetime(2026, 1, 1), 0.30000000000000004, '="x"&"y"'],
+    ]

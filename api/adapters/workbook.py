@@ -11,12 +11,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-
-from api.adapters.workbook_cells import header_cell, model_value, to_cell, typed_row
+from api.adapters.workbook_cells import encoder, model_value, typed_row
+from api.adapters.xlsx_package import BookWriter
+from api.adapters.xlsx_raw import RawRow, RawSheet, is_ours, sheet_rels
 from api.adapters.xlsx_read import Link, NotAWorkbook, Sheet, XlsxReader
+from api.adapters.xlsx_write import column_letter
 from api.core.model import (
     DATE_COLUMNS,
     DATETIME_COLUMNS,
@@ -24,9 +23,12 @@ from api.core.model import (
     INVOICE_KEY_COLUMN,
     LINE_COLUMNS,
     LINE_KEY_COLUMN,
+    LINK_COLUMNS,
     MONEY_COLUMNS,
     RUN_COLUMNS,
+    Invoice,
     LedgerBatch,
+    LineItem,
     RunRecord,
 )
 from api.errors import SinkError
@@ -39,16 +41,21 @@ ROW_KEYS = {"Invoices": INVOICE_KEY_COLUMN, "Line Items": LINE_KEY_COLUMN}
 WIDTHS = {"Description": 48, "Invoice Key": 40, "Line Key": 44, "Resource UUID": 38,
           "Source URL": 40, "Message": 60, "PDF": 24, "CSV": 24, "Product": 24}  # fmt: skip
 
-# A tab edit: (header, its existing rows) -> the rows to write, all as lists in header order.
-TabEdit = Callable[[list[str], Iterator[list[Any]]], Iterator[list[Any]]]
+# A tab edit: (header, its existing rows) -> the rows to write. Rows are lists in header order,
+# or (from a file billsync wrote) RawRow: indexable the same way, and copied as they are.
+TabEdit = Callable[[list[str], Iterator[Any]], Iterator[Any]]
 
 
 class WorkbookLedger:
     """`LedgerSink` on a local .xlsx file (the stand-in for the Google Sheet).
 
-    Every change streams the old file into a new one (openpyxl write-only) beside it, fsyncs
-    it and renames it over the old one: a crash leaves either the old or the new ledger, never
-    half of one. Users' own columns, tabs and row order are kept; their cell styles are not.
+    Every change streams the old file into a new one beside it, fsyncs it and renames it over
+    the old one: a crash leaves either the old or the new ledger, never half of one. Users' own
+    columns, tabs and row order are kept; their cell styles are not.
+
+    When the old file is one billsync wrote (and nobody saved since), unchanged rows are copied
+    as their XML and untouched sheets as their compressed bytes; only new rows are serialized.
+    A file saved by Excel, LibreOffice or openpyxl is read cell by cell once and rewritten.
     """
 
     def __init__(self, path: Path, *, clock: Clock = utcnow) -> None:
@@ -62,10 +69,10 @@ class WorkbookLedger:
     def write(self, batch: LedgerBatch) -> None:
         if batch.empty:
             return
-        invoices = {invoice.key: [invoice.row()] for invoice in batch.invoices}
-        lines: dict[str, list[dict[str, Any]]] = {key: [] for key in invoices}
+        invoices: dict[str, list[Invoice | LineItem]] = {inv.key: [inv] for inv in batch.invoices}
+        lines: dict[str, list[Invoice | LineItem]] = {key: [] for key in invoices}
         for line in batch.lines:
-            lines.setdefault(line.invoice_key, []).append(line.row())
+            lines.setdefault(line.invoice_key, []).append(line)
         removed = frozenset(batch.removed) - invoices.keys()
         self._rewrite({
             "Invoices": _replace_groups(invoices, removed, "Invoices"),
@@ -75,7 +82,7 @@ class WorkbookLedger:
     def append_run(self, run: RunRecord) -> None:
         row = run.row()
 
-        def append(header: list[str], rows: Iterator[list[Any]]) -> Iterator[list[Any]]:
+        def append(header: list[str], rows: Iterator[Any]) -> Iterator[Any]:
             yield from rows
             yield [model_value(name, row.get(name)) for name in header]
 
@@ -95,36 +102,7 @@ class WorkbookLedger:
 
     def _rewrite(self, edits: dict[str, TabEdit]) -> None:
         with self._lock, self._file_lock(), self._open() as reader:
-            book = Workbook(write_only=True)
-            try:
-                present = set()
-                for sheet in reader.sheets if reader else []:
-                    present.add(sheet.title)
-                    self._copy_sheet(book, reader, sheet, edits)  # type: ignore[arg-type]
-                for tab in TABS:
-                    if tab not in present:
-                        edit = edits.get(tab, _keep)
-                        _write_tab(book, tab, list(TABS[tab]), edit(list(TABS[tab]), iter(())))
-                self._save(book)
-            except BaseException:
-                _discard(book)
-                raise
-
-    def _copy_sheet(
-        self, book: Workbook, reader: XlsxReader, sheet: Sheet, edits: dict[str, TabEdit]
-    ) -> None:
-        rows = reader.rows(sheet)
-        if sheet.title not in TABS:  # a user's own tab: kept as it is (values and formulas)
-            _write_tab(book, sheet.title, [], _with_links(list(rows), sheet), ledger=False)
-            return
-        if sheet.title == "Line Items":  # the big one streams; the others fit in memory
-            header = _header(next(rows, []))
-        else:
-            buffered = _with_links(list(rows), sheet)
-            header, rows = _header(buffered[0] if buffered else []), iter(buffered[1:])
-        columns = header + [name for name in TABS[sheet.title] if name not in header]
-        padded = (row + [None] * (len(columns) - len(row)) for row in rows)
-        _write_tab(book, sheet.title, columns, edits.get(sheet.title, _keep)(columns, padded))
+            self._save(lambda book: _fill_book(book, self.path, reader, edits))
 
     @contextlib.contextmanager
     def _open(self) -> Iterator[XlsxReader | None]:
@@ -161,15 +139,16 @@ class WorkbookLedger:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _save(self, book: Workbook) -> None:
+    def _save(self, fill: Callable[[BookWriter], None]) -> None:
         handle, temp = tempfile.mkstemp(
             prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
         )
-        os.close(handle)
         try:
-            book.save(temp)
-            with open(temp, "rb+") as written:
-                os.fsync(written.fileno())
+            with open(handle, "wb") as file:
+                book = BookWriter(file, self.clock())
+                fill(book)
+                book.close()
+                os.fsync(file.fileno())
             os.replace(temp, self.path)
             _fsync_dir(self.path.parent)
         except OSError as exc:
@@ -183,8 +162,68 @@ class WorkbookLedger:
                 os.unlink(temp)
 
 
+def _fill_book(
+    book: BookWriter, path: Path, reader: XlsxReader | None, edits: dict[str, TabEdit]
+) -> None:
+    """Every sheet of the old file in its order (edited where asked), then missing ledger tabs."""
+    ours = reader is not None and is_ours(reader)
+    sheets = reader.sheets if reader else []
+    present = {sheet.title for sheet in sheets}
+    book.start(len(sheets) + sum(tab not in present for tab in TABS))
+    for sheet in sheets:
+        if ours:
+            _copy_ours(book, path, reader, sheet, edits)  # type: ignore[arg-type]
+        else:
+            _copy_sheet(book, reader, sheet, edits)  # type: ignore[arg-type]
+    for tab in TABS:
+        if tab not in present:
+            edit = edits.get(tab, _keep)
+            _write_tab(book, tab, list(TABS[tab]), edit(list(TABS[tab]), iter(())))
+
+
+def _copy_ours(
+    book: BookWriter, path: Path, reader: XlsxReader, sheet: Sheet, edits: dict[str, TabEdit]
+) -> None:
+    """A sheet of a file we wrote: copied whole when unchanged, else its rows as XML."""
+    raw = RawSheet(reader, sheet)
+    rows = raw.rows()
+    edit = edits.get(sheet.title)
+    if sheet.title in TABS:
+        first = next(rows, None)
+        header = _header(first.values() if first else [])
+        missing = [name for name in TABS[sheet.title] if name not in header]
+        if edit is None and not missing:
+            rows.close()
+            info, rels = reader.info(sheet.path), sheet_rels(reader, sheet)
+            book.copy_sheet(sheet.title, path, info, rels, sheet.filter_ref)
+            return
+        columns = header + missing
+        _write_tab(book, sheet.title, columns, (edit or _keep)(columns, rows), raw)
+        return
+    rows.close()  # a user's own tab: kept as it is
+    book.copy_sheet(sheet.title, path, reader.info(sheet.path), sheet_rels(reader, sheet), None)
+
+
+def _copy_sheet(
+    book: BookWriter, reader: XlsxReader, sheet: Sheet, edits: dict[str, TabEdit]
+) -> None:
+    """A sheet of a file someone else saved: read cell by cell (values, links, formulas)."""
+    rows = reader.rows(sheet)
+    if sheet.title not in TABS:  # a user's own tab: kept as it is (values and formulas)
+        _write_tab(book, sheet.title, [], _with_links(list(rows), sheet), ledger=False)
+        return
+    if sheet.title == "Line Items":  # the big one streams; the others fit in memory
+        header = _header(next(rows, []))
+    else:
+        buffered = _with_links(list(rows), sheet)
+        header, rows = _header(buffered[0] if buffered else []), iter(buffered[1:])
+    columns = header + [name for name in TABS[sheet.title] if name not in header]
+    padded = (row + [None] * (len(columns) - len(row)) for row in rows)
+    _write_tab(book, sheet.title, columns, edits.get(sheet.title, _keep)(columns, padded))
+
+
 def _replace_groups(
-    groups: dict[str, list[dict[str, Any]]], removed: frozenset[str], tab: str
+    groups: dict[str, list[Invoice | LineItem]], removed: frozenset[str], tab: str
 ) -> TabEdit:
     """Replace each invoice's rows (found by Invoice Key) with its new rows, in place.
 
@@ -194,7 +233,7 @@ def _replace_groups(
     """
     own = frozenset(TABS[tab])
 
-    def edit(header: list[str], rows: Iterator[list[Any]]) -> Iterator[list[Any]]:
+    def edit(header: list[str], rows: Iterator[Any]) -> Iterator[Any]:
         group_at, row_key = header.index(INVOICE_KEY_COLUMN), header.index(ROW_KEYS[tab])
         extra = [i for i, name in enumerate(header) if name not in own]
         pending = dict(groups)
@@ -223,47 +262,56 @@ def _replace_groups(
 
 
 def _fill(
-    new: list[dict[str, Any]],
+    new: list[Invoice | LineItem],
     header: list[str],
     kept: dict[Any, list[Any]],
     row_key: int,
     extra: list[int],
 ) -> Iterator[list[Any]]:
-    for model_row in new:
-        row = [model_value(name, model_row.get(name)) for name in header]
-        for index, value in zip(extra, kept.get(row[row_key], ()), strict=False):
-            row[index] = value
+    links = [(i, name) for i, name in enumerate(header) if name in LINK_COLUMNS]
+    for value in new:
+        model_row = value.row()
+        row = [model_row.get(name) for name in header]
+        for index, name in links:
+            row[index] = model_value(name, row[index])
+        if kept:
+            for index, old in zip(extra, kept.get(row[row_key], ()), strict=False):
+                row[index] = old
         yield row
 
 
-def _keep(header: list[str], rows: Iterator[list[Any]]) -> Iterator[list[Any]]:
+def _keep(header: list[str], rows: Iterator[Any]) -> Iterator[Any]:
     return rows
 
 
 def _write_tab(
-    book: Workbook,
+    book: BookWriter,
     title: str,
     header: list[str],
-    rows: Iterable[list[Any]],
+    rows: Iterable[Any],
+    raw: RawSheet | None = None,
     *,
     ledger: bool = True,
 ) -> None:
-    ws: WriteOnlyWorksheet = book.create_sheet(title)
+    """One sheet: the header, then each row serialized (a list) or copied (a RawRow)."""
     known = frozenset(TABS.get(title, ())) if ledger else frozenset()
-    if ledger:
-        ws.freeze_panes = "A2"
-        for index, name in enumerate(header, 1):
-            ws.column_dimensions[get_column_letter(index)].width = _width(name)
-    columns = [name if name in known else None for name in header]
+    sheet = book.sheet(widths=[_width(name) for name in header] if ledger else (), frozen=ledger)
+    encoders = [encoder(name if name in known else None) for name in header]
     if header:
-        ws.append([header_cell(ws, name) if name else None for name in header])
-    count = 1
+        sheet.header(header)
+    moved: dict[int, int] = {}  # old row number -> new, for the old rows' hyperlinks
+    track = raw is not None and raw.has_links
     for row in rows:
-        ws.append([to_cell(ws, column, value) for column, value in zip(columns, row, strict=False)]
-                  + [to_cell(ws, None, value) for value in row[len(columns):]])  # fmt: skip
-        count += 1
-    if ledger and header:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{count}"
+        if type(row) is RawRow:
+            new = sheet.copy(row.xml, row.number)
+            if track:
+                moved[row.number] = new
+        else:
+            sheet.row(row, encoders)
+    for old, links in raw.links.items() if raw else ():
+        if old in moved:
+            sheet.links.extend((f"{column_letter(col)}{moved[old]}", url) for col, url in links)
+    book.end_sheet(title, sheet, filter_columns=len(header) if ledger else 0)
 
 
 def _width(name: str) -> float:
@@ -291,21 +339,9 @@ def _with_links(rows: list[list[Any]], sheet: Sheet) -> list[list[Any]]:
     return rows
 
 
-def _discard(book: Workbook) -> None:
-    """After a failed rewrite: close openpyxl's per-sheet temp files and delete them."""
-    for ws in book.worksheets:
-        with contextlib.suppress(Exception):
-            ws.close()
-        writer = getattr(ws, "_writer", None)
-        if writer is not None:
-            with contextlib.suppress(Exception):
-                writer.cleanup()
-
-
 def _fsync_dir(folder: Path) -> None:
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-

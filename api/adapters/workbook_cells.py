@@ -7,13 +7,23 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-
 from api.adapters import link_text
 from api.adapters.xlsx_read import Formula, Link
+from api.adapters.xlsx_write import (
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    MONEY,
+    MONEY_FORMAT,
+    UNIT_PRICE,
+    UNIT_PRICE_FORMAT,
+    Encoder,
+    SheetWriter,
+    any_cell,
+    date_cell,
+    datetime_cell,
+    number_cell,
+    text_cell,
+)
 from api.core.model import (
     BOOLEAN_COLUMNS,
     DATE_COLUMNS,
@@ -25,12 +35,7 @@ from api.core.model import (
 )
 from api.core.money import minor_unit, parse_amount
 
-MONEY_FORMAT = "#,##0.00"  # the currency code sits in the Currency column of the same row
-UNIT_PRICE_FORMAT = "#,##0.00######"  # unit prices go down to fractions of a cent
-DATE_FORMAT = "yyyy-mm-dd"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-HEADER_FONT = Font(bold=True)
-LINK_FONT = Font(color="0563C1", underline="single")
+__all__ = ["DATE_FORMAT", "DATETIME_FORMAT", "MONEY_FORMAT", "UNIT_PRICE_FORMAT", "encoder"]
 NUMBER = (int, float, Decimal)
 
 
@@ -41,78 +46,56 @@ def model_value(column: str, value: Any) -> Any:
     return value
 
 
-def to_cell(ws: WriteOnlyWorksheet, column: str | None, value: Any) -> Any:
-    """One value for `ws.append`: a plain value, or a WriteOnlyCell when it needs a format.
+def encoder(column: str | None) -> Encoder:
+    """How a column's values become cells: `column` is a ledger column, or None for a user's
+    own column (its values kept as what they are: text, number, date, link or formula).
 
-    `column` is a ledger column, or None for a user's own column (kept as it was).
+    Provider text is always a string cell (never a formula); money is a number with a money
+    format; dates and times are date cells (times in naive UTC, to the second).
     """
-    if value is None or value == "":
-        return None
-    if isinstance(value, Link):
-        cell = _styled(ws, _text(value.text) if isinstance(value.text, str) else value.text)
-        cell.hyperlink = value.url  # a real hyperlink, never a =HYPERLINK formula
-        cell.font = LINK_FONT
-        return cell
-    if isinstance(value, Formula):  # the user's formula, in a column of theirs or ours
-        return value.text
-    if isinstance(value, str):
-        return _text_cell(ws, value)
-    if column is None:
-        return _user_value(ws, value)
-    if column in DATETIME_COLUMNS and isinstance(value, dt.datetime):
-        # xlsx has no time zones: the file holds naive UTC, to the second (what a person reads).
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return _formatted(ws, value.replace(microsecond=0), DATETIME_FORMAT)
-    if column in DATE_COLUMNS and isinstance(value, dt.date):
-        day = value.date() if isinstance(value, dt.datetime) else value
-        return _formatted(ws, day, DATE_FORMAT)
-    if column in MONEY_COLUMNS and isinstance(value, NUMBER) and not isinstance(value, bool):
-        if column in PLAIN_NUMBER_COLUMNS:
-            return value
-        return _formatted(ws, value, UNIT_PRICE_FORMAT if column == "Unit Price" else MONEY_FORMAT)
-    if isinstance(value, bool | int | float | Decimal | dt.date):
-        return _user_value(ws, value)
-    raise TypeError(f"column {column!r} cannot hold a {type(value).__name__}")
+    if column is None or column in INTEGER_COLUMNS or column in BOOLEAN_COLUMNS:
+        return any_cell
+    if column in DATETIME_COLUMNS:
+        return _datetime
+    if column in DATE_COLUMNS:
+        return _date
+    if column in PLAIN_NUMBER_COLUMNS:
+        return any_cell
+    if column in MONEY_COLUMNS:
+        return _unit_price if column == "Unit Price" else _money
+    return _text
 
 
-def header_cell(ws: WriteOnlyWorksheet, name: str) -> WriteOnlyCell:
-    cell = _styled(ws, _text(name))
-    cell.font = HEADER_FONT
-    return cell
+def _text(sheet: SheetWriter, ref: str, value: Any) -> str:
+    if type(value) is str:
+        return text_cell(ref, value) if value else ""
+    return any_cell(sheet, ref, value)
 
 
-def _user_value(ws: WriteOnlyWorksheet, value: Any) -> Any:
+def _money(sheet: SheetWriter, ref: str, value: Any) -> str:
+    if isinstance(value, NUMBER) and not isinstance(value, bool):
+        return number_cell(ref, value, MONEY)
+    return any_cell(sheet, ref, value)
+
+
+def _unit_price(sheet: SheetWriter, ref: str, value: Any) -> str:
+    if isinstance(value, NUMBER) and not isinstance(value, bool):
+        return number_cell(ref, value, UNIT_PRICE)
+    return any_cell(sheet, ref, value)
+
+
+def _datetime(sheet: SheetWriter, ref: str, value: Any) -> str:
     if isinstance(value, dt.datetime):
-        return _formatted(ws, value, DATETIME_FORMAT)
+        return datetime_cell(ref, value, seconds=True)
+    return any_cell(sheet, ref, value)
+
+
+def _date(sheet: SheetWriter, ref: str, value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return date_cell(ref, value.date())
     if isinstance(value, dt.date):
-        return _formatted(ws, value, DATE_FORMAT)
-    return value
-
-
-def _text_cell(ws: WriteOnlyWorksheet, text: str) -> Any:
-    text = _text(text)
-    if text.startswith("="):
-        # openpyxl would store "=..." as a formula; provider text is never evaluated.
-        cell = _styled(ws, text)
-        cell.data_type = "s"
-        return cell
-    return text  # "+", "-", "@" leads are plain strings already: only "=" makes a formula
-
-
-def _text(text: str) -> str:
-    # Control characters are not allowed in OOXML text; they carry no meaning in a ledger.
-    return ILLEGAL_CHARACTERS_RE.sub("", text)
-
-
-def _styled(ws: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
-    return WriteOnlyCell(ws, value=value)
-
-
-def _formatted(ws: WriteOnlyWorksheet, value: Any, number_format: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=value)
-    cell.number_format = number_format
-    return cell
+        return date_cell(ref, value)
+    return any_cell(sheet, ref, value)
 
 
 # -- reading back ---------------------------------------------------------------------------

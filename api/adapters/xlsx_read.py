@@ -53,6 +53,7 @@ class Sheet:
     title: str
     path: str
     links: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, col) 0-based
+    filter_ref: str | None = None  # the workbook's _FilterDatabase range for the sheet, if any
 
 
 def column_index(letters: str) -> int:
@@ -94,7 +95,7 @@ class XlsxReader:
 
     # -- package parts --------------------------------------------------------------------
 
-    def _rels(self, part: str) -> dict[str, tuple[str, str]]:
+    def rels(self, part: str) -> dict[str, tuple[str, str]]:
         """Relationship id -> (type suffix, target path or URL) of one package part."""
         folder, name = posixpath.split(part)
         rels_path = posixpath.join(folder, "_rels", name + ".rels")
@@ -105,22 +106,56 @@ class XlsxReader:
         for rel in root.iter(PKG_REL_NS + "Relationship"):
             target = rel.get("Target", "")
             if rel.get("TargetMode") != "External":
-                target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
-                    posixpath.join(folder, target)
+                target = (
+                    target.lstrip("/")
+                    if target.startswith("/")
+                    else posixpath.normpath(posixpath.join(folder, target))
                 )
             found[rel.get("Id", "")] = (rel.get("Type", "").rsplit("/", 1)[-1], target)
         return found
 
     def _sheets(self) -> list[Sheet]:
-        rels = self._rels("xl/workbook.xml")
+        rels = self.rels("xl/workbook.xml")
         self._parts = {kind: target for kind, target in rels.values()}
         root = _parse(self._zip.read("xl/workbook.xml"))
+        filters = {
+            name.get("localSheetId"): (name.text or "").rsplit("!", 1)[-1].replace("$", "")
+            for name in root.iter(NS + "definedName")
+            if name.get("name") == "_xlnm._FilterDatabase"
+        }
         sheets = []
-        for sheet in root.iter(NS + "sheet"):
+        for index, sheet in enumerate(root.iter(NS + "sheet")):
             kind, target = rels[sheet.get(REL_NS + "id", "")]
             if kind == "worksheet":  # chartsheets have no rows to keep
-                sheets.append(Sheet(sheet.get("name", ""), target))
+                sheets.append(
+                    Sheet(sheet.get("name", ""), target, filter_ref=filters.get(str(index)))
+                )
         return sheets
+
+    # -- for copying a file in our own dialect (see xlsx_raw) -----------------------------
+
+    def part(self, name: str) -> bytes | None:
+        """A package part's bytes (styles.xml, app.xml, ...), None if the package has none."""
+        if name not in self._zip.NameToInfo:
+            return None
+        return self._zip.read(name)
+
+    def info(self, name: str) -> zipfile.ZipInfo:
+        return self._zip.getinfo(name)
+
+    def has_part(self, kind: str) -> bool:
+        return kind in self._parts
+
+    def open_part(self, name: str) -> IO[bytes]:
+        return self._zip.open(name)
+
+    def parse_row(self, xml: bytes) -> list[Any]:
+        """One `<row>` element of a sheet (without its namespace declaration) as raw values."""
+        try:
+            element = _parse(xml.replace(b"<row ", b'<row xmlns="' + NS[1:-1].encode() + b'" ', 1))
+        except ParseError as exc:
+            raise NotAWorkbook(str(exc)) from None
+        return self._row(element, {})
 
     def _shared_strings(self) -> list[str]:
         part = self._parts.get("sharedStrings")
@@ -149,7 +184,7 @@ class XlsxReader:
 
     def rows(self, sheet: Sheet) -> Iterator[list[Any]]:
         """Non-empty rows in order; hyperlinks land in `sheet.links` once the rows are read."""
-        links = self._rels(sheet.path)
+        links = self.rels(sheet.path)
         shared: dict[str, tuple[str, str]] = {}
         positions: dict[int, int] = {}  # the file's row number -> our index (empty rows dropped)
         with self._zip.open(sheet.path) as source:

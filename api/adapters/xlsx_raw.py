@@ -1,0 +1,129 @@
+"""Rows of a workbook billsync wrote itself, kept as XML: copied as they are, parsed on demand."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+import zlib
+from collections.abc import Generator
+from typing import Any
+from xml.sax.saxutils import unescape
+
+from api.adapters.xlsx_read import NotAWorkbook, Sheet, XlsxReader, column_index
+from api.adapters.xlsx_write import APPLICATION, STYLES, column_letter
+
+_CHUNK = 1 << 20
+_LINK = re.compile(rb'<hyperlink ref="([A-Z]+)(\d+)" r:id="([^"]+)"/>')
+_APP = re.compile(rb"<Application>([^<]*)</Application>")
+
+
+def is_ours(reader: XlsxReader) -> bool:
+    """Written by billsync (and by nothing since): our styles, inline strings only.
+
+    Only then do a row's style ids mean the same in the next file we write, and a row stands
+    on its own. A file saved by Excel, LibreOffice or openpyxl is read cell by cell instead.
+    """
+    if reader.has_part("sharedStrings") or reader.part("xl/styles.xml") != STYLES:
+        return False
+    app = _APP.search(reader.part("docProps/app.xml") or b"")
+    return app is not None and app.group(1) == APPLICATION.encode()
+
+
+class RawRow:
+    """One `<row>` of a sheet in our dialect: its XML and row number; `row[i]` parses lazily."""
+
+    __slots__ = ("xml", "number", "_sheet", "_values")
+
+    def __init__(self, xml: bytes, number: int, sheet: RawSheet) -> None:
+        self.xml, self.number, self._sheet = xml, number, sheet
+        self._values: list[Any] | None = None
+
+    def __getitem__(self, index: int) -> Any:
+        if self._values is None:
+            found = self._sheet.text_cell(self.xml, index)
+            if found is not None:
+                return found
+        values = self.values()
+        return values[index] if index < len(values) else None
+
+    def values(self) -> list[Any]:
+        if self._values is None:
+            self._values = self._sheet.reader.parse_row(self.xml)
+        return self._values
+
+    def __len__(self) -> int:
+        return len(self.values())
+
+
+class RawSheet:
+    """Streams a sheet's rows as RawRow; its hyperlinks are known once the rows are read."""
+
+    def __init__(self, reader: XlsxReader, sheet: Sheet) -> None:
+        self.reader, self.sheet = reader, sheet
+        self.links: dict[int, list[tuple[int, str]]] = {}  # row number -> (column, URL)
+        self._patterns: dict[int, re.Pattern[bytes]] = {}
+        self._rels = reader.rels(sheet.path)
+
+    @property
+    def has_links(self) -> bool:
+        return any(kind == "hyperlink" for kind, _target in self._rels.values())
+
+    def rows(self) -> Generator[RawRow, None, None]:
+        tail = b""
+        started = False
+        try:
+            with self.reader.open_part(self.sheet.path) as source:
+                while True:
+                    chunk = source.read(_CHUNK)
+                    data = tail + chunk
+                    if not started:
+                        at = data.find(b"<sheetData>")
+                        if at < 0:
+                            tail = data
+                            if not chunk or b"<sheetData/>" in data:
+                                break
+                            continue
+                        data, started = data[at + len(b"<sheetData>") :], True
+                    pieces = data.split(b"</row>")
+                    tail = pieces.pop()
+                    for piece in pieces:
+                        if not piece.startswith(b'<row r="'):
+                            raise NotAWorkbook(f"unexpected XML in {self.sheet.path}")
+                        number = int(piece[8 : piece.index(b'"', 8)])
+                        yield RawRow(piece + b"</row>", number, self)
+                    if not chunk:
+                        break
+        except (zipfile.BadZipFile, zlib.error, ValueError) as exc:
+            raise NotAWorkbook(str(exc)) from None
+        self._read_links(tail)
+
+    def text_cell(self, xml: bytes, index: int) -> str | None:
+        """A text cell's value straight from the row's XML; None if it is not plain text."""
+        pattern = self._patterns.get(index)
+        if pattern is None:
+            letters = column_letter(index).encode()
+            pattern = re.compile(
+                rb'<c r="' + letters + rb'\d+"(?: s="\d+")? t="inlineStr"><is><t[^>]*>([^<]*)</t>'
+            )
+            self._patterns[index] = pattern
+        match = pattern.search(xml)
+        if match is None:
+            return None
+        text = match.group(1)
+        return (
+            unescape(text.decode(), {"&quot;": '"', "&#13;": "\r"})
+            if b"&" in text
+            else text.decode()
+        )
+
+    def _read_links(self, tail: bytes) -> None:
+        for letters, row, rel_id in _LINK.findall(tail):
+            rel = self._rels.get(rel_id.decode())
+            if rel is not None:
+                self.links.setdefault(int(row), []).append((column_index(letters.decode()), rel[1]))
+
+
+def sheet_rels(reader: XlsxReader, sheet: Sheet) -> bytes | None:
+    """The sheet's own relationships part (hyperlink targets), to copy along with the sheet."""
+    folder, name = sheet.path.rsplit("/", 1)
+    return reader.part(f"{folder}/_rels/{name}.rels")

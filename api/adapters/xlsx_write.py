@@ -1,0 +1,303 @@
+"""Streaming .xlsx writing: rows as SpreadsheetML text straight into a zip entry, raw rows copied.
+
+One fixed styles.xml serves every file billsync writes (the style ids below), strings are inline
+(`t="inlineStr"`), so a row of a file we wrote stands on its own and can be copied byte for byte
+into the next version of the file (only its row number changes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from api.adapters.xlsx_read import Formula, Link
+from api.adapters.xlsx_zip import EntryStream
+
+HEADER, DATE, DATETIME, MONEY, UNIT_PRICE, LINK, QUOTED = 1, 2, 3, 4, 5, 6, 7  # cellXfs ids
+MONEY_FORMAT = "#,##0.00"  # built-in format 4
+DATE_FORMAT, DATETIME_FORMAT = "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss"
+UNIT_PRICE_FORMAT = "#,##0.00######"  # unit prices go down to fractions of a cent
+FORMATS = {164: DATE_FORMAT, 165: DATETIME_FORMAT, 166: UNIT_PRICE_FORMAT}
+APPLICATION = "billsync"  # docProps/app.xml; with STYLES it marks a file in our own dialect
+STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<numFmts count="3">'
+    + "".join(f'<numFmt numFmtId="{i}" formatCode="{c}"/>' for i, c in FORMATS.items())
+    + "</numFmts>"
+    '<fonts count="3"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><u/><sz val="11"/><color rgb="FF0563C1"/><name val="Calibri"/><family val="2"/></font>'
+    "</fonts>"
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="8"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="4" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="2" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+    "</cellXfs>"
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+).encode()
+DATE_STYLES = frozenset({DATE, DATETIME})
+NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+NS_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+NS_EXT = "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_EPOCH_ORDINAL = dt.date(1899, 12, 30).toordinal()
+# Characters XML 1.0 cannot hold (control characters, lone surrogates) are dropped; &, <, >, "
+# and a carriage return (which XML parsers would turn into \n) are escaped; edge blanks kept.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SPECIAL = re.compile('[&<>"\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|^\\s|\\s$')
+_ENTITIES = {'"': "&quot;", "\r": "&#13;"}
+_CELL_REF = re.compile(rb'(<c r="[A-Z]{1,3})\d+"')
+_FLUSH = 1 << 20
+# Ledger text repeats (provider, account, product, period...): each distinct string is escaped
+# once. Bounded so a ledger of unique descriptions costs a few MB at most.
+_TAILS: dict[str, str] = {}
+_TAILS_MAX = 20_000
+
+# An encoder turns (sheet, cell reference, value) into one <c> element ("" for an empty cell).
+Encoder = Callable[["SheetWriter", str, Any], str]
+
+
+def column_letter(index: int) -> str:
+    """0-based column index -> A, B, ..., AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def clean_text(text: str) -> str:
+    return _ILLEGAL.sub("", text)
+
+
+def text_cell(ref: str, text: str, style: int = 0) -> str:
+    """A string cell; text that a spreadsheet could take for a formula is marked as text."""
+    tail = _TAILS.get(text) if not style else None
+    if tail is None:
+        tail = _text_tail(text, style)
+        if not style:
+            if len(_TAILS) >= _TAILS_MAX:
+                _TAILS.clear()
+            _TAILS[text] = tail
+    return f'<c r="{ref}"{tail}'
+
+
+def _text_tail(text: str, style: int) -> str:
+    space = ""
+    if _SPECIAL.search(text):
+        text = escape(_ILLEGAL.sub("", text), _ENTITIES)
+        space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    if not style and text[:1] in ("=", "+", "-", "@"):
+        style = QUOTED
+    kind = f' s="{style}" t="inlineStr">' if style else ' t="inlineStr">'
+    return f"{kind}<is><t{space}>{text}</t></is></c>"
+
+
+def number_cell(ref: str, value: int | float | Decimal, style: int = 0) -> str:
+    text = repr(value) if isinstance(value, float) else str(value)
+    if text[-1] in "nNyf":  # nan, NaN, inf, Infinity: not numbers a spreadsheet stores
+        return text_cell(ref, text)
+    return (
+        f'<c r="{ref}" s="{style}"><v>{text}</v></c>'
+        if style
+        else f'<c r="{ref}"><v>{text}</v></c>'
+    )
+
+
+def date_cell(ref: str, day: dt.date) -> str:
+    return f'<c r="{ref}" s="{DATE}"><v>{day.toordinal() - _EPOCH_ORDINAL}</v></c>'
+
+
+def datetime_cell(ref: str, moment: dt.datetime, *, seconds: bool = False) -> str:
+    """A datetime as an Excel serial day number: UTC (xlsx has no time zones), to the second
+    if `seconds`."""
+    if moment.tzinfo is not None and moment.utcoffset():
+        moment = moment.astimezone(dt.UTC)
+    days = moment.toordinal() - _EPOCH_ORDINAL
+    clock = moment.hour * 3600 + moment.minute * 60 + moment.second
+    if moment.microsecond and not seconds:
+        serial = repr(days + (clock + moment.microsecond / 1e6) / 86400)
+    else:
+        serial = repr(days + clock / 86400) if clock else str(days)
+    return f'<c r="{ref}" s="{DATETIME}"><v>{serial}</v></c>'
+
+
+def naive_utc(moment: dt.datetime) -> dt.datetime:
+    """xlsx has no time zones: an aware datetime is stored as naive UTC."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def any_cell(sheet: SheetWriter, ref: str, value: Any) -> str:
+    """Any value as its natural cell: text, number, boolean, date, link or formula."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return text_cell(ref, value)
+    if isinstance(value, bool):
+        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, int | float | Decimal):
+        return number_cell(ref, value)
+    if isinstance(value, dt.datetime):
+        return datetime_cell(ref, value)
+    if isinstance(value, dt.date):
+        return date_cell(ref, value)
+    if isinstance(value, Link):
+        return sheet.link_cell(ref, value)
+    if isinstance(value, Formula):
+        return formula_cell(ref, value)
+    raise TypeError(f"a cell cannot hold a {type(value).__name__}")
+
+
+def formula_cell(ref: str, formula: Formula) -> str:
+    """A user's formula, with its last value when that is plain (the app recalculates it)."""
+    body = f"<f>{escape(clean_text(formula.text[1:]), _ENTITIES)}</f>"
+    cached = formula.cached
+    if isinstance(cached, int | float | Decimal) and not isinstance(cached, bool):
+        inner = number_cell(ref, cached)
+        if "<v>" in inner:
+            return inner.replace("<v>", body + "<v>", 1)
+    if isinstance(cached, str) and cached:
+        return f'<c r="{ref}" t="str">{body}<v>{escape(clean_text(cached), _ENTITIES)}</v></c>'
+    return f'<c r="{ref}">{body}</c>'
+
+
+class SheetWriter:
+    """One worksheet entry being streamed: header, rows (new or copied), then links and filter."""
+
+    def __init__(self, entry: EntryStream, *, widths: Sequence[float] = (), frozen: bool) -> None:
+        self._entry = entry
+        self._parts: list[bytes] = []
+        self._size = 0
+        self.rows = 0
+        self.links: list[tuple[str, str]] = []  # (cell reference, URL)
+        self._letters = [column_letter(i) for i in range(64)]
+        head = [XML_HEAD, f'<worksheet xmlns="{NS_MAIN}" xmlns:r="{NS_REL}">']
+        head.append('<sheetViews><sheetView workbookViewId="0">')
+        if frozen:
+            head.append('<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+                        '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>')  # fmt: skip
+        head.append('</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>')
+        if widths:
+            head.append("<cols>")
+            head.extend(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+                        for i, w in enumerate(widths, 1))  # fmt: skip
+            head.append("</cols>")
+        head.append("<sheetData>")
+        self._add("".join(head).encode())
+
+    def header(self, names: Sequence[str]) -> None:
+        number = self._next_row()
+        cells = [text_cell(f"{self._letter(i)}{number}", clean_text(name), HEADER)
+                 for i, name in enumerate(names) if name]  # fmt: skip
+        self._add(f'<row r="{number}">{"".join(cells)}</row>'.encode())
+
+    def row(self, values: Sequence[Any], encoders: Sequence[Encoder]) -> None:
+        number = str(self._next_row())
+        letters = (
+            self._letters if len(values) <= 64 else [column_letter(i) for i in range(len(values))]
+        )
+        cells = [f'<row r="{number}">']
+        for letter, encode, value in zip(letters, encoders, values, strict=False):
+            if value is not None:
+                cells.append(encode(self, letter + number, value))
+        for index in range(len(encoders), len(values)):
+            cells.append(any_cell(self, letters[index] + number, values[index]))
+        cells.append("</row>")
+        self._add("".join(cells).encode())
+
+    def copy(self, xml: bytes, number: int) -> int:
+        """Copy a row of a file in our own dialect (`<row r="N">...`); returns its new number."""
+        new = self._next_row()
+        if new != number:
+            digits = str(new).encode()
+            rest = xml[xml.index(b'"', 8) :]  # from the closing quote of r="N"
+            if number >= 10:
+                # Every '<number>"' left in the row ends a cell reference: our text never holds
+                # a '"' (written as &quot;) and style ids are single digits.
+                rest = rest.replace(b'%d"' % number, digits + b'"')
+            else:
+                rest = _CELL_REF.sub(lambda match: match.group(1) + digits + b'"', rest)
+            xml = b'<row r="' + digits + rest
+        self._add(xml)
+        return new
+
+    def link_cell(self, ref: str, link: Link) -> str:
+        self.links.append((ref, link.url))
+        if isinstance(link.text, str):
+            return text_cell(ref, link.text or link.url, LINK)
+        inner = any_cell(self, ref, link.text)
+        return inner.replace(f'<c r="{ref}"', f'<c r="{ref}" s="{LINK}"', 1) if inner else ""
+
+    def close(self, *, filter_columns: int = 0) -> str | None:
+        """End the sheet, with an autofilter over the first `filter_columns` columns if any;
+        returns the autofilter's range (for the workbook's defined name)."""
+        tail = ["</sheetData>"]
+        ref = None
+        if filter_columns and self.rows:
+            ref = f"A1:{self._letter(filter_columns - 1)}{self.rows}"
+            tail.append(f'<autoFilter ref="{ref}"/>')
+        if self.links:
+            tail.append("<hyperlinks>")
+            tail.extend(f'<hyperlink ref="{cell}" r:id="rId{i}"/>'
+                        for i, (cell, _url) in enumerate(self.links, 1))  # fmt: skip
+            tail.append("</hyperlinks>")
+        tail.append('<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" '
+                    'footer="0.5"/></worksheet>')  # fmt: skip
+        self._add("".join(tail).encode())
+        self._flush()
+        self._entry.close()
+        return ref
+
+    def rels(self) -> bytes | None:
+        if not self.links:
+            return None
+        return rels_xml(
+            (f"rId{i}", f"{NS_REL}/hyperlink", url, True)
+            for i, (_cell, url) in enumerate(self.links, 1)
+        )
+
+    def _letter(self, index: int) -> str:
+        return self._letters[index] if index < 64 else column_letter(index)
+
+    def _next_row(self) -> int:
+        self.rows += 1
+        return self.rows
+
+    def _add(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size > _FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._entry.write(b"".join(self._parts))
+        self._parts, self._size = [], 0
+
+
+def rels_xml(rels: Any) -> bytes:
+    """A relationships part from (id, type, target, external) tuples."""
+    items = [XML_HEAD, f'<Relationships xmlns="{NS_PKG}">']
+    for rel_id, kind, target, external in rels:
+        mode = ' TargetMode="External"' if external else ""
+        items.append(f'<Relationship Id="{rel_id}" Type="{kind}" '
+                     f"Target={quoteattr(clean_text(target))}{mode}/>")  # fmt: skip
+    items.append("</Relationships>")
+    return "".join(items).encode()
