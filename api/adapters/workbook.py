@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from api.adapters.workbook_cells import encoder, model_value, typed_row
+from api.adapters.workbook_cells import encoder, model_value, row_typer
 from api.adapters.xlsx_package import BookWriter
 from api.adapters.xlsx_raw import RawRow, RawSheet, is_ours, sheet_rels
 from api.adapters.xlsx_read import Link, NotAWorkbook, Sheet, XlsxReader
@@ -93,10 +93,15 @@ class WorkbookLedger:
             sheet = next((s for s in reader.sheets if s.title == tab), None) if reader else None
             if reader is None or sheet is None:
                 return []
-            rows = reader.rows(sheet)
+            rows: Iterator[list[Any]]
+            if is_ours(reader):
+                raw = RawSheet(reader, sheet)
+                rows = (row for row in map(RawRow.values, raw.rows()) if _filled(row))
+            else:
+                rows = reader.rows(sheet)
             header = _header(next(rows, []))
-            known = frozenset(TABS.get(tab, ()))
-            return [typed_row(header, raw, known) for raw in rows]
+            typed = row_typer(tuple(header), frozenset(TABS.get(tab, ())))
+            return [typed(values) for values in rows]
 
     # -- the rewrite ------------------------------------------------------------------------
 
@@ -329,6 +334,10 @@ def _header(row: list[Any]) -> list[str]:
     while names and not names[-1]:
         names.pop()
     return names
+
+
+def _filled(row: list[Any]) -> bool:
+    return any(value is not None and value != "" for value in row)
 
 
 def _with_links(rows: list[list[Any]], sheet: Sheet) -> list[list[Any]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +39,7 @@ from api.core.money import minor_unit, parse_amount
 
 __all__ = ["DATE_FORMAT", "DATETIME_FORMAT", "MONEY_FORMAT", "UNIT_PRICE_FORMAT", "encoder"]
 NUMBER = (int, float, Decimal)
+RowTyper = Callable[[list[Any]], dict[str, Any]]
 
 
 def model_value(column: str, value: Any) -> Any:
@@ -103,27 +106,65 @@ def _date(sheet: SheetWriter, ref: str, value: Any) -> str:
 
 def typed_row(header: list[str], raw: list[Any], known: frozenset[str]) -> dict[str, Any]:
     """A row of raw cell values as the model types it (see LedgerSink.rows)."""
-    row: dict[str, Any] = {}
-    for index, name in enumerate(header):
-        if not name:
-            continue
-        value = raw[index] if index < len(raw) else None
-        if isinstance(value, Formula):
-            value = value.cached
-        if isinstance(value, Link):
-            value = value.text
-        row[name] = from_cell(name, value) if name in known else value
-    currency = row.get("Currency")
-    if isinstance(currency, str) and currency:
-        unit = minor_unit(currency)
-        for name in MONEY_COLUMNS - PLAIN_NUMBER_COLUMNS:
-            amount = row.get(name)
-            # 12 -> 12.00 for USD (a number cell forgets trailing zeros); 0.00744 stays as it is
-            if isinstance(amount, Decimal) and amount.is_finite():
-                with contextlib.suppress(ArithmeticError):
-                    if amount == amount.quantize(unit):
-                        row[name] = amount.quantize(unit)
-    return row
+    return row_typer(tuple(header), known)(raw)
+
+
+@functools.lru_cache(maxsize=64)
+def row_typer(
+    header: tuple[str, ...], known: frozenset[str]
+) -> Callable[[list[Any]], dict[str, Any]]:
+    """`typed_row` for one header, with each column's conversion chosen once."""
+    columns = [(index, name, _converter(name) if name in known else _same)
+               for index, name in enumerate(header) if name]  # fmt: skip
+    money = [name for name in header if name in MONEY_COLUMNS and name not in PLAIN_NUMBER_COLUMNS]
+    width = len(header)
+
+    def typed(raw: list[Any]) -> dict[str, Any]:
+        if len(raw) < width:
+            raw = raw + [None] * (width - len(raw))
+        row: dict[str, Any] = {}
+        for index, name, convert in columns:
+            value = raw[index]
+            if isinstance(value, Formula | Link):
+                value = value.cached if isinstance(value, Formula) else value.text
+                if isinstance(value, Link):
+                    value = value.text
+            row[name] = convert(name, value)
+        currency = row.get("Currency")
+        if money and isinstance(currency, str) and currency:
+            _quantize(row, money, minor_unit(currency))
+        return row
+
+    return typed
+
+
+def _quantize(row: dict[str, Any], money: list[str], unit: Decimal) -> None:
+    for name in money:
+        amount = row.get(name)
+        # 12 -> 12.00 for USD (a number cell forgets trailing zeros); 0.00744 stays as it is
+        if isinstance(amount, Decimal) and amount.is_finite():
+            with contextlib.suppress(ArithmeticError):
+                exact = amount.quantize(unit)
+                if amount == exact:
+                    row[name] = exact
+
+
+def _same(column: str, value: Any) -> Any:
+    return value
+
+
+def _converter(column: str) -> Callable[[str, Any], Any]:
+    if column in MONEY_COLUMNS:
+        return lambda _column, value: _decimal(value)
+    if column in DATETIME_COLUMNS:
+        return _datetime_value
+    return from_cell
+
+
+def _datetime_value(column: str, value: Any) -> Any:
+    if isinstance(value, dt.datetime):  # the file holds naive UTC
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    return value
 
 
 def from_cell(column: str, value: Any) -> Any:

@@ -6,14 +6,21 @@ import re
 import zipfile
 import zlib
 from collections.abc import Generator
+from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import unescape
 
-from api.adapters.xlsx_read import NotAWorkbook, Sheet, XlsxReader, column_index
-from api.adapters.xlsx_write import APPLICATION, STYLES, column_letter
+from api.adapters.xlsx_read import NotAWorkbook, Sheet, XlsxReader, column_index, from_excel
+from api.adapters.xlsx_write import APPLICATION, DATE_STYLES, STYLES, column_letter
 
 _CHUNK = 1 << 20
 _LINK = re.compile(rb'<hyperlink ref="([A-Z]+)(\d+)" r:id="([^"]+)"/>')
+# Every cell billsync writes: inline text, or a number/boolean <v> (formulas are parsed).
+_CELL = re.compile(
+    rb'<c r="([A-Z]{1,3})\d+"(?: s="(\d)")?(?: t="(inlineStr|b)")?>'
+    rb"(?:<is><t[^>]*>([^<]*)</t></is>|<v>([^<]*)</v>)</c>"
+)
+_DATES = {str(style).encode() for style in DATE_STYLES}
 _APP = re.compile(rb"<Application>([^<]*)</Application>")
 
 
@@ -48,7 +55,7 @@ class RawRow:
 
     def values(self) -> list[Any]:
         if self._values is None:
-            self._values = self._sheet.reader.parse_row(self.xml)
+            self._values = self._sheet.values(self.xml)
         return self._values
 
     def __len__(self) -> int:
@@ -62,6 +69,7 @@ class RawSheet:
         self.reader, self.sheet = reader, sheet
         self.links: dict[int, list[tuple[int, str]]] = {}  # row number -> (column, URL)
         self._patterns: dict[int, re.Pattern[bytes]] = {}
+        self._columns: dict[bytes, int] = {}
         self._rels = reader.rels(sheet.path)
 
     @property
@@ -97,6 +105,29 @@ class RawSheet:
             raise NotAWorkbook(str(exc)) from None
         self._read_links(tail)
 
+    def values(self, xml: bytes) -> list[Any]:
+        """A row's raw values (as XlsxReader gives them), by one regex over the cells we write;
+        a row holding anything else (a formula) goes through the XML parser."""
+        cells = _CELL.findall(xml)
+        if len(cells) != xml.count(b"<c ") or b"<f>" in xml:
+            return self.reader.parse_row(xml)
+        row: list[Any] = []
+        for letters, style, kind, text, number in cells:
+            column = self._columns.get(letters)
+            if column is None:
+                column = self._columns[letters] = column_index(letters.decode())
+            if column > len(row):
+                row.extend([None] * (column - len(row)))
+            if kind == b"inlineStr":
+                row.append(_decode(text))
+            elif kind == b"b":
+                row.append(number in (b"1", b"true"))
+            elif style in _DATES:
+                row.append(from_excel(float(number)))
+            else:
+                row.append(Decimal(number.decode()))
+        return row
+
     def text_cell(self, xml: bytes, index: int) -> str | None:
         """A text cell's value straight from the row's XML; None if it is not plain text."""
         pattern = self._patterns.get(index)
@@ -121,6 +152,12 @@ class RawSheet:
             rel = self._rels.get(rel_id.decode())
             if rel is not None:
                 self.links.setdefault(int(row), []).append((column_index(letters.decode()), rel[1]))
+
+
+def _decode(text: bytes) -> str:
+    if b"&" in text:
+        return unescape(text.decode(), {"&quot;": '"', "&#13;": "\r"})
+    return text.decode()
 
 
 def sheet_rels(reader: XlsxReader, sheet: Sheet) -> bytes | None:
