@@ -105,7 +105,9 @@ def destination_for(
     files = local.files
     if options.get("sheet"):
         sink = SheetsLedger(str(options["sheet"]), credentials,
-                            api_url=settings.google_sheets_api_url)
+                            api_url=settings.google_sheets_api_url,
+                            drive_api_url=settings.google_drive_api_url,
+                            cell_limit=settings.google_sheets_cell_limit)
     if options.get("drive_folder"):
         files = DriveStore(
             str(options["drive_folder"]), credentials, api_url=settings.google_drive_api_url,

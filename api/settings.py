@@ -50,6 +50,8 @@ class Settings:
     google_sheets_api_url: str = "https://sheets.googleapis.com"
     google_drive_api_url: str = "https://www.googleapis.com"
     google_oauth_token_uri: str = "https://oauth2.googleapis.com/token"
+    # Google's cells-per-spreadsheet limit; old years of Line Items move out at 90 % of it.
+    google_sheets_cell_limit: int = 10_000_000
 
     @property
     def workbook_path(self) -> Path:
@@ -95,6 +97,9 @@ class Settings:
             google_drive_api_url=env.get("GOOGLE_DRIVE_API_URL", settings.google_drive_api_url),
             google_oauth_token_uri=env.get(
                 "GOOGLE_OAUTH_TOKEN_URI", settings.google_oauth_token_uri
+            ),
+            google_sheets_cell_limit=_int(
+                env, "BILLSYNC_SHEETS_CELL_LIMIT", settings.google_sheets_cell_limit
             ),
         )
 

@@ -265,17 +265,25 @@ def test_sheet_errors_say_what_to_do(fake: FakeGoogle, setup: Any, message: str)
     assert len(fake.calls.of("sheets.spreadsheets.get")) == 1  # no retry of a fatal answer
 
 
-def test_cell_limit_warns_then_keeps_invoices_without_failing(fake: FakeGoogle) -> None:
-    sink = make_sink(fake, cell_limit=26_000 + 700)  # Sheet1 alone holds 26,000 cells
+def test_cell_limit_warns_then_refuses_a_write_that_cannot_fit(fake: FakeGoogle) -> None:
+    # Sheet1 alone holds 26,000 cells; Invoices rows never move out, so 40 more cannot fit.
+    sink = make_sink(fake, cell_limit=26_000 + 700, clock=lambda: SYNCED)
     sink.write(batch(invoice(1)))
     warnings = [r["Message"] for r in sink.rows("Runs") if r["Status"] == "warning"]
-    assert warnings and "cells" in warnings[0]
+    assert len(warnings) == 1 and "of 26,700 cells" in warnings[0]
+    before = (sink.rows("Invoices"), sink.rows("Line Items"), sink.rows("Runs"))
+    writes = len(fake.calls.writes())
 
-    sink.write(batch(invoice(2, lines=40)))
+    with pytest.raises(SinkError) as caught:
+        sink.write(batch(*(invoice(n, lines=0) for n in range(2, 42))))
 
-    assert [r["Invoice Key"] for r in sink.rows("Invoices")] == ["doit:acme:1", "doit:acme:2"]
-    assert len(sink.rows("Line Items")) == 3
-    assert "not written" in [r["Message"] for r in sink.rows("Runs")][-1]
+    assert "limit of 26,700 cells" in str(caught.value) and "nothing was written" in str(
+        caught.value
+    )
+    assert "--create-sheet" in str(caught.value) and not caught.value.retryable
+    assert len(fake.calls.writes()) == writes  # refused before sending anything
+    assert (sink.rows("Invoices"), sink.rows("Line Items"), sink.rows("Runs")) == before
+    assert fake.calls.of("drive.files.create") == []
 
 
 def test_token_is_never_in_a_cell_a_call_or_a_log(fake: FakeGoogle, caplog: Any) -> None:

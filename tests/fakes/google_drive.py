@@ -22,6 +22,7 @@ from tests.fakes.drive_query import Query, QueryError, project
 from tests.fakes.google import FakeGoogle, InvalidRequest, google_error
 
 FOLDER_MIME = "application/vnd.google-apps.folder"
+SPREADSHEET_MIME = "application/vnd.google-apps.spreadsheet"
 UPLOAD = "/upload/drive/v3/files"
 DEFAULT_FIELDS = "kind,id,name,mimeType"
 
@@ -153,7 +154,13 @@ def register(fake: FakeGoogle) -> None:  # noqa: C901 - one closure per route, o
         for parent in meta.get("parents") or []:
             if parent not in state.drives and _visible(state, parent) is None:
                 return not_found(parent)
-        return _answer(state.insert(meta, data), fields)
+        record = state.insert(meta, data)
+        sheets = getattr(fake, "sheets", None)
+        if record["mimeType"] == SPREADSHEET_MIME and sheets is not None:
+            # A new Google Sheet: one tab "Sheet1" of 1000 x 26, as the Sheets UI makes it.
+            sheets.create(record["id"], title=record["name"])
+            record["webViewLink"] = f"https://docs.google.com/spreadsheets/d/{record['id']}/edit"
+        return _answer(record, fields)
 
     def update(
         file_id: str, meta: dict[str, Any], data: bytes | None, fields: str | None = None

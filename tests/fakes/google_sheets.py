@@ -103,17 +103,26 @@ def register(fake: FakeGoogle) -> None:
             apply = _REQUESTS.get(kind)
             if apply is None:
                 raise bad_request(f"Invalid requests[{position}]: {kind} is not in the fake")
+            before = draft.cell_total()
             try:
                 replies.append(apply(state, draft, args))
+                _check_cells(state, draft, before)
             except SheetsError as exc:
                 raise bad_request(f"Invalid requests[{position}].{kind}: {exc.message}") from None
-        if draft.cell_total() > state.cell_limit:
-            raise bad_request(
-                "This action would increase the number of cells in the workbook above the "
-                f"limit of {state.cell_limit} cells."
-            )
         book.tabs, book.metadata = draft.tabs, draft.metadata
         return {"spreadsheetId": book.id, "replies": replies}
+
+
+def _check_cells(state: SheetsState, book: Spreadsheet, before: int) -> None:
+    """Google refuses, request by request, to grow a spreadsheet past its cell limit (rows x
+    columns of every tab, empty or not); shrinking one that is over it is allowed."""
+    after = book.cell_total()
+    if after > state.cell_limit and after > before:
+        raise SheetsError(
+            400,
+            "This action would increase the number of cells in the workbook above the limit "
+            f"of {state.cell_limit} cells.",
+        )
 
 
 def spreadsheet_resource(book: Spreadsheet) -> dict[str, Any]:
