@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 import zipfile
 from dataclasses import replace
@@ -386,6 +387,51 @@ except SinkError as exc:
     assert sink.path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".ledger.xlsx.lock", "ledger.xlsx"]
     assert project(sink.rows("Invoices"), INVOICE_COLUMNS) == [expected(invoice(1))]
+
+
+def test_a_writer_killed_mid_save_leaves_the_old_ledger_and_the_next_write_cleans_up(
+    tmp_path: Path,
+) -> None:
+    sink = WorkbookLedger(tmp_path / "ledger.xlsx")
+    sink.write(batch(invoice(1)))
+    before = sink.path.read_bytes()
+    script = f"""
+from pathlib import Path
+from api.adapters.workbook import WorkbookLedger
+from tests.contract.samples import batch, invoice
+WorkbookLedger(Path({str(sink.path)!r})).write(batch(*[invoice(n) for n in range(2, 80)],
+                                                     line_count=400))
+"""
+    writer = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parent.parent)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".ledger.xlsx.*.tmp")) and time.monotonic() < deadline:
+            time.sleep(0.002)
+    finally:
+        writer.kill()  # SIGKILL: no cleanup of any kind runs
+        writer.wait()
+
+    assert sink.path.read_bytes() == before
+    assert len(list(tmp_path.glob(".ledger.xlsx.*.tmp"))) == 1  # what the killed writer left
+    sink.append_run(run(1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ledger.xlsx.lock", "ledger.xlsx"]
+    assert project(sink.rows("Invoices"), INVOICE_COLUMNS) == [expected(invoice(1))]
+
+
+def test_a_damaged_sheet_is_reported_and_the_file_left_alone(sink: WorkbookLedger) -> None:
+    sink.write(batch(invoice(1), line_count=200))
+    data = bytearray(sink.path.read_bytes())
+    with zipfile.ZipFile(sink.path) as package:
+        info = package.getinfo("xl/worksheets/sheet2.xml")
+    middle = info.header_offset + 30 + len(info.filename) + info.compress_size // 2
+    data[middle] ^= 0xFF  # one flipped byte in the Line Items sheet's compressed data
+    sink.path.write_bytes(bytes(data))
+
+    for action in (lambda: sink.rows("Line Items"), lambda: sink.write(batch(invoice(2)))):
+        with pytest.raises(SinkError) as raised:
+            action()
+        assert "damaged" in str(raised.value) and str(sink.path) in str(raised.value)
+    assert sink.path.read_bytes() == bytes(data)
 
 
 # -- files saved by older billsync versions, Excel or LibreOffice ----------------------------

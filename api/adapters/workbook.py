@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import os
 import tempfile
 import threading
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -107,7 +109,15 @@ class WorkbookLedger:
 
     def _rewrite(self, edits: dict[str, TabEdit]) -> None:
         with self._lock, self._file_lock(), self._open() as reader:
+            self._remove_stale_temps()
             self._save(lambda book: _fill_book(book, self.path, reader, edits))
+
+    def _remove_stale_temps(self) -> None:
+        """Temp files of writers that died (killed, power cut) before renaming: only a holder of
+        the file lock writes one, and we hold it now."""
+        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
     @contextlib.contextmanager
     def _open(self) -> Iterator[XlsxReader | None]:
@@ -126,7 +136,7 @@ class WorkbookLedger:
         with reader:
             try:
                 yield reader
-            except NotAWorkbook:
+            except (NotAWorkbook, zipfile.BadZipFile):
                 raise SinkError(
                     f"The ledger file {self.path} is damaged (a sheet cannot be read); it was "
                     "left unchanged.",
