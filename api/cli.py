@@ -147,8 +147,9 @@ def sync(obj: _Context, name: str | None, full: bool) -> None:
         )
     results = [_sync_one(services, n, full) for n in names]
     failed = [run for run in results if run.status != "succeeded"]
-    click.echo(f"Ledger:  {services.sink.location()}")
-    click.echo(f"Archive: {services.files.location()}")
+    for ledger, archive in dict.fromkeys(_places(services, n) for n in names):
+        click.echo(f"Ledger:  {ledger}")
+        click.echo(f"Archive: {archive}")
     if failed:
         raise click.exceptions.Exit(1)
 
@@ -297,8 +298,10 @@ def _google_options(services: Services, name: str, sheet: str | None, drive_fold
         options["google_ref"] = ref
     options["sheet"] = destinations.sheet_id(sheet) if sheet else None
     options["drive_folder"] = destinations.folder_id(drive_folder) if drive_folder else None
+    creds = destinations.google_credentials(services.settings, services.secrets, options)
+    destinations.check_access(services.settings, creds, sheet=options["sheet"],
+                              folder=options["drive_folder"])  # fmt: skip
     if create_sheet or create_folder:
-        creds = destinations.google_credentials(services.settings, services.secrets, options)
         if create_folder:
             options["drive_folder"] = destinations.create_google_file(
                 services.settings, creds, name=f"billsync archive ({name})",
@@ -328,6 +331,15 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in cells:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _places(services: Services, name: str) -> tuple[str, str]:
+    """Where a connection's ledger and archive are: its Sheet and Drive folder, or the local."""
+    options = services.state.get_connection(name).options
+    sheet, folder = options.get("sheet"), options.get("drive_folder")
+    ledger = f"https://docs.google.com/spreadsheets/d/{sheet}/edit" if sheet else None
+    archive = f"https://drive.google.com/drive/folders/{folder}" if folder else None
+    return ledger or services.sink.location(), archive or services.files.location()
 
 
 def _when(run: RunRecord) -> str:

@@ -134,6 +134,32 @@ def create_google_file(
     return str(created["id"])
 
 
+def check_access(
+    settings: Settings, credentials: Any, *, sheet: str | None, folder: str | None
+) -> None:
+    """Open the given Sheet and Drive folder once, so a wrong id or a missing share fails at
+    connect time, with what to do, instead of at the first sync. Read-only: nothing changes."""
+    from urllib.parse import quote
+
+    from api.adapters.drive_api import DriveApi
+    from api.adapters.google_http import GoogleHttp, sheets_error_for
+
+    if sheet:
+        http = GoogleHttp(credentials, error_for=sheets_error_for(sheet))
+        base = settings.google_sheets_api_url.rstrip("/")
+        http.call("get", f"{base}/v4/spreadsheets/{quote(sheet, safe='')}",
+                  params={"fields": "spreadsheetId"})  # fmt: skip
+    if folder:
+        api = DriveApi(credentials, api_url=settings.google_drive_api_url)
+        found = api.call(
+            lambda: api.files.get(fileId=folder, fields="id,mimeType", supportsAllDrives=True),
+            f"opening the Drive folder {folder}",
+        )
+        if found.get("mimeType") != FOLDER_MIME:
+            raise ConfigError(f"Drive item {folder} is a file, not a folder.",
+                              action="Pass --drive-folder the address of a folder.")  # fmt: skip
+
+
 def service_account_path(value: str) -> str:
     path = Path(value).expanduser()
     if not path.is_file():
