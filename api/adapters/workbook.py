@@ -9,25 +9,19 @@ import os
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from api.adapters.workbook_cells import encoder, model_value, row_typer
+from api.adapters.workbook_cells import model_value, row_typer
+from api.adapters.workbook_sheets import TABS, TabEdit, fill_book, filled, header_names
 from api.adapters.xlsx_package import BookWriter
-from api.adapters.xlsx_raw import RawRow, RawSheet, is_ours, sheet_rels
-from api.adapters.xlsx_read import Link, NotAWorkbook, Sheet, XlsxReader
-from api.adapters.xlsx_write import column_letter
+from api.adapters.xlsx_raw import RawRow, RawSheet, is_ours
+from api.adapters.xlsx_read import NotAWorkbook, XlsxReader
 from api.core.model import (
-    DATE_COLUMNS,
-    DATETIME_COLUMNS,
-    INVOICE_COLUMNS,
     INVOICE_KEY_COLUMN,
-    LINE_COLUMNS,
     LINE_KEY_COLUMN,
     LINK_COLUMNS,
-    MONEY_COLUMNS,
-    RUN_COLUMNS,
     Invoice,
     LedgerBatch,
     LineItem,
@@ -36,16 +30,7 @@ from api.core.model import (
 from api.errors import SinkError
 from api.ports import Clock, utcnow
 
-TABS: dict[str, tuple[str, ...]] = {
-    "Invoices": INVOICE_COLUMNS, "Line Items": LINE_COLUMNS, "Runs": RUN_COLUMNS,
-}  # fmt: skip
 ROW_KEYS = {"Invoices": INVOICE_KEY_COLUMN, "Line Items": LINE_KEY_COLUMN}
-WIDTHS = {"Description": 48, "Invoice Key": 40, "Line Key": 44, "Resource UUID": 38,
-          "Source URL": 40, "Message": 60, "PDF": 24, "CSV": 24, "Product": 24}  # fmt: skip
-
-# A tab edit: (header, its existing rows) -> the rows to write. Rows are lists in header order,
-# or (from a file billsync wrote) RawRow: indexable the same way, and copied as they are.
-TabEdit = Callable[[list[str], Iterator[Any]], Iterator[Any]]
 
 
 class WorkbookLedger:
@@ -98,10 +83,10 @@ class WorkbookLedger:
             rows: Iterator[list[Any]]
             if is_ours(reader):
                 raw = RawSheet(reader, sheet)
-                rows = (row for row in map(RawRow.values, raw.rows()) if _filled(row))
+                rows = (row for row in map(RawRow.values, raw.rows()) if filled(row))
             else:
                 rows = reader.rows(sheet)
-            header = _header(next(rows, []))
+            header = header_names(next(rows, []))
             typed = row_typer(tuple(header), frozenset(TABS.get(tab, ())))
             return [typed(values) for values in rows]
 
@@ -110,7 +95,7 @@ class WorkbookLedger:
     def _rewrite(self, edits: dict[str, TabEdit]) -> None:
         with self._lock, self._file_lock(), self._open() as reader:
             self._remove_stale_temps()
-            self._save(lambda book: _fill_book(book, self.path, reader, edits))
+            self._save(lambda book: fill_book(book, reader, edits))
 
     def _remove_stale_temps(self) -> None:
         """Temp files of writers that died (killed, power cut) before renaming: only a holder of
@@ -177,66 +162,6 @@ class WorkbookLedger:
                 os.unlink(temp)
 
 
-def _fill_book(
-    book: BookWriter, path: Path, reader: XlsxReader | None, edits: dict[str, TabEdit]
-) -> None:
-    """Every sheet of the old file in its order (edited where asked), then missing ledger tabs."""
-    ours = reader is not None and is_ours(reader)
-    sheets = reader.sheets if reader else []
-    present = {sheet.title for sheet in sheets}
-    book.start(len(sheets) + sum(tab not in present for tab in TABS))
-    for sheet in sheets:
-        if ours:
-            _copy_ours(book, path, reader, sheet, edits)  # type: ignore[arg-type]
-        else:
-            _copy_sheet(book, reader, sheet, edits)  # type: ignore[arg-type]
-    for tab in TABS:
-        if tab not in present:
-            edit = edits.get(tab, _keep)
-            _write_tab(book, tab, list(TABS[tab]), edit(list(TABS[tab]), iter(())))
-
-
-def _copy_ours(
-    book: BookWriter, path: Path, reader: XlsxReader, sheet: Sheet, edits: dict[str, TabEdit]
-) -> None:
-    """A sheet of a file we wrote: copied whole when unchanged, else its rows as XML."""
-    raw = RawSheet(reader, sheet)
-    rows = raw.rows()
-    edit = edits.get(sheet.title)
-    if sheet.title in TABS:
-        first = next(rows, None)
-        header = _header(first.values() if first else [])
-        missing = [name for name in TABS[sheet.title] if name not in header]
-        if edit is None and not missing:
-            rows.close()
-            info, rels = reader.info(sheet.path), sheet_rels(reader, sheet)
-            book.copy_sheet(sheet.title, path, info, rels, sheet.filter_ref)
-            return
-        columns = header + missing
-        _write_tab(book, sheet.title, columns, (edit or _keep)(columns, rows), raw)
-        return
-    rows.close()  # a user's own tab: kept as it is
-    book.copy_sheet(sheet.title, path, reader.info(sheet.path), sheet_rels(reader, sheet), None)
-
-
-def _copy_sheet(
-    book: BookWriter, reader: XlsxReader, sheet: Sheet, edits: dict[str, TabEdit]
-) -> None:
-    """A sheet of a file someone else saved: read cell by cell (values, links, formulas)."""
-    rows = reader.rows(sheet)
-    if sheet.title not in TABS:  # a user's own tab: kept as it is (values and formulas)
-        _write_tab(book, sheet.title, [], _with_links(list(rows), sheet), ledger=False)
-        return
-    if sheet.title == "Line Items":  # the big one streams; the others fit in memory
-        header = _header(next(rows, []))
-    else:
-        buffered = _with_links(list(rows), sheet)
-        header, rows = _header(buffered[0] if buffered else []), iter(buffered[1:])
-    columns = header + [name for name in TABS[sheet.title] if name not in header]
-    padded = (row + [None] * (len(columns) - len(row)) for row in rows)
-    _write_tab(book, sheet.title, columns, edits.get(sheet.title, _keep)(columns, padded))
-
-
 def _replace_groups(
     groups: dict[str, list[Invoice | LineItem]], removed: frozenset[str], tab: str
 ) -> TabEdit:
@@ -293,69 +218,6 @@ def _fill(
             for index, old in zip(extra, kept.get(row[row_key], ()), strict=False):
                 row[index] = old
         yield row
-
-
-def _keep(header: list[str], rows: Iterator[Any]) -> Iterator[Any]:
-    return rows
-
-
-def _write_tab(
-    book: BookWriter,
-    title: str,
-    header: list[str],
-    rows: Iterable[Any],
-    raw: RawSheet | None = None,
-    *,
-    ledger: bool = True,
-) -> None:
-    """One sheet: the header, then each row serialized (a list) or copied (a RawRow)."""
-    known = frozenset(TABS.get(title, ())) if ledger else frozenset()
-    sheet = book.sheet(widths=[_width(name) for name in header] if ledger else (), frozen=ledger)
-    encoders = [encoder(name if name in known else None) for name in header]
-    if header:
-        sheet.header(header)
-    moved: dict[int, int] = {}  # old row number -> new, for the old rows' hyperlinks
-    track = raw is not None and raw.has_links
-    for row in rows:
-        if type(row) is RawRow:
-            new = sheet.copy(row.xml, row.number)
-            if track:
-                moved[row.number] = new
-        else:
-            sheet.row(row, encoders)
-    for old, links in raw.links.items() if raw else ():
-        if old in moved:
-            sheet.links.extend((f"{column_letter(col)}{moved[old]}", url) for col, url in links)
-    book.end_sheet(title, sheet, filter_columns=len(header) if ledger else 0)
-
-
-def _width(name: str) -> float:
-    if name in WIDTHS:
-        return WIDTHS[name]
-    if name in DATETIME_COLUMNS:
-        return 20
-    if name in DATE_COLUMNS or name in MONEY_COLUMNS:
-        return 13
-    return max(10, min(30, len(name) + 4))
-
-
-def _header(row: list[Any]) -> list[str]:
-    names = [value if isinstance(value, str) else "" for value in row]
-    while names and not names[-1]:
-        names.pop()
-    return names
-
-
-def _filled(row: list[Any]) -> bool:
-    return any(value is not None and value != "" for value in row)
-
-
-def _with_links(rows: list[list[Any]], sheet: Sheet) -> list[list[Any]]:
-    """Put the hyperlinks (read after the rows, at the end of the sheet) into their cells."""
-    for (row, column), url in sheet.links.items():
-        if row < len(rows) and column < len(rows[row]):
-            rows[row][column] = Link(rows[row][column], url)
-    return rows
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -6,7 +6,6 @@ import datetime as dt
 import re
 import zipfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import BinaryIO
 from xml.sax.saxutils import escape, quoteattr
 
@@ -68,7 +67,7 @@ class BookWriter:
         self._add(title, ref, sheet.rels())
 
     def copy_sheet(
-        self, title: str, source: Path, info: zipfile.ZipInfo, rels: bytes | None, ref: str | None
+        self, title: str, source: int, info: zipfile.ZipInfo, rels: bytes | None, ref: str | None
     ) -> None:
         """A sheet of a file in our own dialect, copied without reading its rows."""
         self._zip.copy_raw(self._part(len(self._sheets) + 1), source, info)

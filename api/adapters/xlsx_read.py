@@ -75,17 +75,25 @@ class XlsxReader:
 
     def __init__(self, path: Path) -> None:
         try:
-            self._zip = zipfile.ZipFile(path)
+            self._file = open(path, "rb")  # noqa: SIM115 (closed in close())
+        except OSError as exc:
+            raise NotAWorkbook(str(exc)) from None
+        try:
+            self._zip = zipfile.ZipFile(self._file)
             self.sheets = self._sheets()
             self._strings = self._shared_strings()
             self._date_styles = self._date_style_ids()
         except (zipfile.BadZipFile, KeyError, ParseError, ValueError, OSError) as exc:
-            if hasattr(self, "_zip"):
-                self._zip.close()
+            self._file.close()
             raise NotAWorkbook(str(exc)) from None
 
     def close(self) -> None:
         self._zip.close()
+        self._file.close()
+
+    def fileno(self) -> int:
+        """The open file (the one read all along, even if the path is replaced meanwhile)."""
+        return self._file.fileno()
 
     def __enter__(self) -> XlsxReader:
         return self

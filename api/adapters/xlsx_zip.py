@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 import zipfile
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 # Level 1 deflate: a 48k-line sheet compresses ~6x at a fraction of level 6's cost.
@@ -39,18 +39,14 @@ class ZipWriter:
     def stream(self, name: str) -> EntryStream:
         return EntryStream(self, name)
 
-    def copy_raw(self, name: str, source: Path, info: zipfile.ZipInfo) -> None:
-        """Copy an entry of another package (`source`) without inflating and deflating it."""
-        if (
-            info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-            or info.flag_bits & 1
-        ):
-            with zipfile.ZipFile(source) as package:  # unusual (or encrypted): re-encoded
-                self.write(name, package.read(info))
-            return
+    def copy_raw(self, name: str, source: int, info: zipfile.ZipInfo) -> None:
+        """Copy an entry of another package (open file descriptor `source`) as it is stored:
+        no inflating and deflating again."""
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise zipfile.BadZipFile(f"{info.filename} is stored in an unexpected way")
         offset = self._header(name, info.compress_type)
         size = 0
-        for chunk in _raw_chunks(source, info):
+        for chunk in stored_chunks(source, info):
             self._file.write(chunk)
             size += len(chunk)
         self._patch(offset, info.CRC, size, info.file_size)
@@ -141,23 +137,19 @@ class EntryStream:
             self._packed += len(packed)
 
 
-def _raw_chunks(source: Path, info: zipfile.ZipInfo) -> Iterator[bytes]:
-    """The stored (compressed) bytes of an entry, read past its local header."""
-    with open(source, "rb") as handle:
-        yield from _past_header(handle, info)
-
-
-def _past_header(handle: BinaryIO, info: zipfile.ZipInfo) -> Iterator[bytes]:
-    handle.seek(info.header_offset)
-    header = handle.read(_LOCAL.size)
+def stored_chunks(source: int, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """The stored (compressed) bytes of an entry, past its local header. Positional reads
+    (pread) leave the descriptor's offset alone for the zipfile reading the same file."""
+    header = os.pread(source, _LOCAL.size, info.header_offset)
     if len(header) != _LOCAL.size or header[:4] != b"PK\x03\x04":
         raise zipfile.BadZipFile(f"bad local header for {info.filename}")
     fields = _LOCAL.unpack(header)
-    handle.seek(fields[9] + fields[10], 1)  # the name and extra field
+    position = info.header_offset + _LOCAL.size + fields[9] + fields[10]  # name, extra field
     left = info.compress_size
     while left:
-        chunk = handle.read(min(left, 1 << 20))
+        chunk = os.pread(source, min(left, 1 << 20), position)
         if not chunk:
             raise zipfile.BadZipFile(f"{info.filename} is truncated")
         left -= len(chunk)
+        position += len(chunk)
         yield chunk
