@@ -335,7 +335,8 @@ def test_user_columns_survive_rewrites_of_a_file_billsync_wrote(sink: WorkbookLe
     book = openpyxl.load_workbook(sink.path)  # the user adds columns and a link in Excel
     sheet, items = book["Invoices"], book["Line Items"]
     sheet.cell(row=1, column=23, value="Approved by")
-    sheet.cell(row=4, column=23, value="Dana").hyperlink = "https://wiki.example/approvals"
+    sheet.cell(row=3, column=23, value="Sam").hyperlink = "https://wiki.example/approvals/2"
+    sheet.cell(row=4, column=23, value="Dana").hyperlink = "https://wiki.example/approvals/3"
     items.cell(row=1, column=22, value="Client")
     items.cell(row=5, column=22, value="Globex")  # invoice two, line 1
     items.cell(row=6, column=22, value=42)  # invoice two, line 2
@@ -348,15 +349,18 @@ def test_user_columns_survive_rewrites_of_a_file_billsync_wrote(sink: WorkbookLe
 
     rows = sink.rows("Invoices")
     assert [(r["Invoice Key"], r["Status"], r["Approved by"]) for r in rows] == [
-        (two.key, "Refunded", None), (three.key, "Paid", "Dana"),
+        (two.key, "Refunded", "Sam"), (three.key, "Paid", "Dana"),
     ]  # fmt: skip
     assert [(r["Line Key"], r["Client"]) for r in sink.rows("Line Items")] == [
         (f"{two.key}#1", "Globex"), (f"{two.key}#2", Decimal(42)),
         *[(line.key, None) for line in lines(three)],
     ]  # fmt: skip
     after = openpyxl.load_workbook(sink.path)["Invoices"]
-    assert after["W3"].value == "Dana"
-    assert after["W3"].hyperlink.target == "https://wiki.example/approvals"  # moved with its row
+    assert [(c.value, c.hyperlink.target) for c in (after["W2"], after["W3"])] == [
+        ("Sam", "https://wiki.example/approvals/2"),  # carried over to the replaced row
+        ("Dana", "https://wiki.example/approvals/3"),  # moved up with its row
+    ]
+    assert after["S2"].hyperlink.target == two.pdf and after["S3"].hyperlink.target == three.pdf
 
 
 def test_a_full_disk_mid_save_leaves_the_old_ledger_intact(tmp_path: Path) -> None:

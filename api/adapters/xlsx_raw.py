@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import unescape
 
-from api.adapters.xlsx_read import NotAWorkbook, Sheet, XlsxReader, column_index, from_excel
+from api.adapters.xlsx_read import Link, NotAWorkbook, Sheet, XlsxReader, column_index, from_excel
 from api.adapters.xlsx_write import APPLICATION, DATE_STYLES, STYLES, column_letter
 
 _CHUNK = 1 << 20
@@ -46,7 +46,7 @@ class RawRow:
         self._values: list[Any] | None = None
 
     def __getitem__(self, index: int) -> Any:
-        if self._values is None:
+        if self._values is None and self.number not in self._sheet.links:
             found = self._sheet.text_cell(self.xml, index)
             if found is not None:
                 return found
@@ -55,7 +55,7 @@ class RawRow:
 
     def values(self) -> list[Any]:
         if self._values is None:
-            self._values = self._sheet.values(self.xml)
+            self._values = self._sheet.values(self.xml, self.number)
         return self._values
 
     def __len__(self) -> int:
@@ -63,7 +63,7 @@ class RawRow:
 
 
 class RawSheet:
-    """Streams a sheet's rows as RawRow; its hyperlinks are known once the rows are read."""
+    """Streams a sheet's rows as RawRow, their hyperlinks (at the sheet's end) read first."""
 
     def __init__(self, reader: XlsxReader, sheet: Sheet) -> None:
         self.reader, self.sheet = reader, sheet
@@ -71,12 +71,15 @@ class RawSheet:
         self._patterns: dict[int, re.Pattern[bytes]] = {}
         self._columns: dict[bytes, int] = {}
         self._rels = reader.rels(sheet.path)
+        self._links_read = False
 
     @property
     def has_links(self) -> bool:
         return any(kind == "hyperlink" for kind, _target in self._rels.values())
 
     def rows(self) -> Generator[RawRow, None, None]:
+        if self.has_links and not self._links_read:
+            self._scan_links()
         tail = b""
         started = False
         try:
@@ -105,9 +108,18 @@ class RawSheet:
             raise NotAWorkbook(str(exc)) from None
         self._read_links(tail)
 
-    def values(self, xml: bytes) -> list[Any]:
-        """A row's raw values (as XlsxReader gives them), by one regex over the cells we write;
-        a row holding anything else (a formula) goes through the XML parser."""
+    def values(self, xml: bytes, number: int) -> list[Any]:
+        """A row's values as XlsxReader gives them, links as Link(text, URL)."""
+        row = self._cells(xml)
+        for column, url in self.links.get(number, ()):
+            if column >= len(row):
+                row.extend([None] * (column + 1 - len(row)))
+            row[column] = Link(row[column], url)
+        return row
+
+    def _cells(self, xml: bytes) -> list[Any]:
+        """One regex over the cells we write; a row holding anything else (a formula) goes
+        through the XML parser."""
         cells = _CELL.findall(xml)
         if len(cells) != xml.count(b"<c ") or b"<f>" in xml:
             return self.reader.parse_row(xml)
@@ -140,14 +152,26 @@ class RawSheet:
         match = pattern.search(xml)
         if match is None:
             return None
-        text = match.group(1)
-        return (
-            unescape(text.decode(), {"&quot;": '"', "&#13;": "\r"})
-            if b"&" in text
-            else text.decode()
-        )
+        return _decode(match.group(1))
+
+    def _scan_links(self) -> None:
+        """Read the sheet once up to its end, where <hyperlinks> is, without splitting rows."""
+        marker = b"</sheetData>"
+        tail = b""
+        try:
+            with self.reader.open_part(self.sheet.path) as source:
+                while chunk := source.read(_CHUNK):
+                    data = tail + chunk
+                    at = data.find(marker)
+                    tail = data[at:] if at >= 0 else data[-len(marker) :]
+        except (zipfile.BadZipFile, zlib.error) as exc:
+            raise NotAWorkbook(str(exc)) from None
+        self._read_links(tail)
 
     def _read_links(self, tail: bytes) -> None:
+        if self._links_read:
+            return
+        self._links_read = True
         for letters, row, rel_id in _LINK.findall(tail):
             rel = self._rels.get(rel_id.decode())
             if rel is not None:
