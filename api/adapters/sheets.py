@@ -106,6 +106,7 @@ class SheetsLedger:
         self._archived: dict[str, str] = {}  # year -> archive spreadsheet id
         self._title = "Ledger"
         self._headers: dict[str, list[str]] = {}
+        self._fresh = False  # the last layout look-up added every tab (each holds its header)
 
     # -- LedgerSink --------------------------------------------------------------------------
 
@@ -214,8 +215,15 @@ class SheetsLedger:
     # -- reading ----------------------------------------------------------------------------
 
     def _read_keys(self) -> tuple[TabState, TabState]:
+        looked_up = self._tabs is None
         layout = self._layout()
         inv, lines, runs = layout["invoices"], layout["line_items"], layout["runs"]
+        if looked_up and self._fresh:  # this call added the tabs: no key to read yet
+            self._headers.update({role: list(ROLES[role][1]) for role in ROLES})
+            return (TabState(inv.sheet_id, inv.title, inv.row_count, inv.column_count,
+                             list(INVOICE_COLUMNS), [], [], 1),
+                    TabState(lines.sheet_id, lines.title, lines.row_count, lines.column_count,
+                             list(LINE_COLUMNS), [], None, 1))  # fmt: skip
         guess = self._headers.get("line_items") or list(LINE_COLUMNS)
         key_letter = letter(guess.index(LINE_KEY_COLUMN) if LINE_KEY_COLUMN in guess else 0)
         ranges = [
@@ -274,6 +282,7 @@ class SheetsLedger:
         return [tab_of(sheet) for sheet in self._client.spreadsheet(LAYOUT_FIELDS)["sheets"]]
 
     def _find_or_create_tabs(self) -> dict[str, Tab]:
+        self._fresh = False
         for attempt in range(REPLANS + 1):
             book = self._client.spreadsheet(LAYOUT_FIELDS)
             sheets = book.get("sheets", [])
@@ -295,10 +304,27 @@ class SheetsLedger:
                 break
             titles = {tab_of(sheet).title: sheet for sheet in sheets}
             try:
-                self._client.batch_update(_setup_requests(missing, titles))
+                answer = self._client.batch_update(_setup_requests(missing, titles))
             except RetriableSinkError:
                 continue  # it may have been applied: look again before anything else
+            added = _added_tabs(answer)
+            adopted = {role: tab_of(titles[ROLES[role][0]]) for role in missing
+                       if role not in added and ROLES[role][0] in titles}  # fmt: skip
+            if len(added) + len(adopted) < len(missing):
+                continue  # an answer we cannot read: look again
+            for tab in adopted.values():
+                self._others.pop(tab.sheet_id, None)
+            self._fresh = len(added) == len(ROLES)
+            return {**found, **added, **adopted}  # no second look: we know what we made
         raise RetriableSinkError("Could not set up the ledger tabs; the next run will retry.")
+
+
+def _added_tabs(answer: Mapping[str, Any]) -> dict[str, Tab]:
+    """role -> tab, from the addSheet replies of the setup batchUpdate."""
+    props = [reply["addSheet"]["properties"] for reply in answer.get("replies", [])
+             if "addSheet" in (reply or {})]  # fmt: skip
+    return {TITLE_ROLES[p["title"]]: tab_of({"properties": p}) for p in props
+            if p.get("title") in TITLE_ROLES}  # fmt: skip
 
 
 def _setup_requests(missing: list[str], titles: dict[str, Any]) -> list[Request]:
