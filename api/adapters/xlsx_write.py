@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -292,7 +292,7 @@ class SheetWriter:
         self._parts, self._size = [], 0
 
 
-def rels_xml(rels: Any) -> bytes:
+def rels_xml(rels: Iterable[tuple[str, str, str, bool]]) -> bytes:
     """A relationships part from (id, type, target, external) tuples."""
     items = [XML_HEAD, f'<Relationships xmlns="{NS_PKG}">']
     for rel_id, kind, target, external in rels:
