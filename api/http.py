@@ -38,9 +38,19 @@ class SlidingWindowLimiter:
     """
 
     def __init__(
-        self, limits: RateLimits, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+        self,
+        limits: RateLimits,
+        *,
+        margin: float = 0.0,
+        min_margin: float = 0.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
     ) -> None:
-        self._windows = [(limits.per_minute, limits.minute), (limits.per_hour, limits.hour)]
+        """Each window is paced `max(window * margin, min_margin)` seconds longer than stated."""
+        stated = [(limits.per_minute, limits.minute), (limits.per_hour, limits.hour)]
+        self._windows = [
+            (limit, window + max(window * margin, min_margin)) for limit, window in stated
+        ]
         self._logs: list[collections.deque[float]] = [collections.deque() for _ in self._windows]
         self._clock = clock
         self._sleep = sleep
@@ -138,7 +148,12 @@ class ApiClient:
             timeout=httpx.Timeout(http.timeout),
             transport=transport,
             follow_redirects=True,
-            limits=httpx.Limits(max_connections=max(http.concurrency * 2, 10)),
+            # One kept-alive connection per worker (and two spare): a pool smaller than the
+            # workers makes them queue, a larger one only costs httpcore more bookkeeping.
+            limits=httpx.Limits(
+                max_connections=http.concurrency + 2,
+                max_keepalive_connections=http.concurrency + 2,
+            ),
         )
 
     def close(self) -> None:

@@ -410,6 +410,38 @@ def test_pacing_stays_under_a_tiny_per_minute_limit(simulator, connect, fake_tim
     assert fake_time.sleeps == [pytest.approx(61.2), pytest.approx(61.2)]
 
 
+def test_pacing_keeps_100_ms_of_slack_when_time_is_compressed(
+    simulator, connect, fake_time
+) -> None:
+    # x60: DO's minute lasts 1 s, and 2% of it (20 ms) is less than scheduling jitter.
+    sim = simulator(months=3, per_minute=4, per_hour=1000, time_scale=1 / 60, clock=fake_time.clock)
+    limits = RateLimits(per_minute=4, per_hour=1000, time_scale=1 / 60)
+    provider = connect(sim.url, limits=limits, wall_clock=fake_time.clock)
+
+    for ref in provider.list_invoices(first_sync=False):
+        provider.fetch_invoice(ref, "A")
+
+    assert {r.status for r in sim.requests} == {200} and len(sim.requests) == 9
+    assert fake_time.sleeps == [pytest.approx(1.1), pytest.approx(1.1)]
+
+
+def test_workers_share_kept_alive_connections(simulator, connect) -> None:
+    sim = simulator(months=12)
+    provider = connect(sim.url, http=HttpSettings(concurrency=4))
+
+    def fetch_all(ref: Any) -> None:
+        provider.fetch_invoice(ref, "A")
+        if not ref.is_preview:
+            provider.download(ref, "pdf", io.BytesIO())
+
+    refs = provider.list_invoices(first_sync=False)
+    with cf.ThreadPoolExecutor(4) as pool:
+        list(pool.map(fetch_all, refs))
+
+    assert len(sim.requests) == provider.calls == 1 + 2 * 13 + 12
+    assert sim.connections <= 4 + 2  # one per worker, at most the pool's two spare
+
+
 # -- hostile or odd bodies (a tiny fake at the HTTP boundary) ----------------------------
 
 Route = Callable[[Request], Any]

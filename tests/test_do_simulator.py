@@ -6,8 +6,10 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -495,6 +497,99 @@ def test_csv_is_digitaloceans_format_and_sums_to_the_amount(sim: DigitalOceanSim
         if r["product"] == "Credits"
     ]
     assert credit_rows and all(r["USD"].startswith("-$") for r in credit_rows)
+
+
+# -- connections and warming ---------------------------------------------------------------
+
+
+def test_a_client_keeps_one_connection_alive_across_answers_and_errors(
+    sim: DigitalOceanSimulator,
+) -> None:
+    uuid = sim.invoices()[0]["invoice_uuid"]
+    with client(sim) as http:
+        statuses = [
+            http.get(INVOICES).status_code,
+            http.get(f"{INVOICES}/{uuid}/pdf").status_code,
+            http.get(f"{INVOICES}/nope/summary").status_code,
+            http.get(INVOICES, params={"per_page": 0}).status_code,
+            http.head(f"{INVOICES}/{uuid}/csv").status_code,
+            http.get(f"{INVOICES}/{uuid}", params={"per_page": 200}).status_code,
+        ]
+    assert statuses == [200, 200, 404, 400, 200, 200]
+    assert sim.connections == 1
+
+
+def test_a_client_that_asks_to_close_gets_a_closed_connection(sim: DigitalOceanSimulator) -> None:
+    headers = {"Authorization": f"Bearer {DEMO_TOKEN}", "Connection": "close"}
+    with httpx.Client(base_url=sim.url, headers=headers) as http:
+        answers = [http.get("/v2/account") for _ in range(3)]
+    assert [a.headers["connection"] for a in answers] == ["close"] * 3
+    assert sim.connections == 3
+
+
+def test_an_http_1_0_request_gets_its_length_and_a_close(sim: DigitalOceanSimulator) -> None:
+    host, port = sim.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(
+            f"GET /v2/account HTTP/1.0\r\nAuthorization: Bearer {DEMO_TOKEN}\r\n\r\n".encode()
+        )
+        received = b""
+        while chunk := raw.recv(65536):  # the server hangs up after the answer
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"Connection: close" in head
+    length = re.search(rb"Content-Length: (\d+)", head)
+    assert length is not None and int(length.group(1)) == len(body)
+    assert json.loads(body)["account"]["email"]
+
+
+def test_a_dropped_answer_costs_its_connection_only(sim: DigitalOceanSimulator) -> None:
+    sim.faults.add("drop", path="/v2/account")
+    with client(sim) as http:
+        assert http.get(INVOICES).status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            http.get("/v2/account")
+        assert [http.get(INVOICES).status_code for _ in range(3)] == [200, 200, 200]
+    assert sim.connections == 2
+
+
+def test_stop_hangs_up_on_idle_kept_alive_connections() -> None:
+    config = DOSimConfig(months=1, items_per_invoice=3, today=TODAY)
+    sim = DigitalOceanSimulator(config)
+    sim.start()
+    host, port = sim.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        request = f"GET /v2/account HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {DEMO_TOKEN}"
+        raw.sendall(f"{request}\r\n\r\n".encode())
+        assert raw.recv(65536).startswith(b"HTTP/1.1 200")
+        sim.stop()
+        raw.settimeout(2)
+        assert raw.recv(65536) == b""  # closed by the server, not left to its idle timeout
+
+
+def test_warming_renders_every_answer_without_touching_limits_or_changing_one() -> None:
+    config = DOSimConfig(months=3, items_per_invoice=250, today=TODAY, per_hour=100)
+    with DigitalOceanSimulator(config) as cold, DigitalOceanSimulator(config) as warm:
+        with pytest.raises(RuntimeError):
+            DigitalOceanSimulator(config).warm()  # not started: no URL for the links yet
+        rendered = warm.warm()
+        paths = [f"{INVOICES}?page=1&per_page=200"]
+        for uuid in [e["invoice_uuid"] for e in cold.invoices()] + ["preview"]:
+            pages = math.ceil(len(cold.items(uuid)) / 200)
+            paths += [f"{INVOICES}/{uuid}?page={p}&per_page=200" for p in range(1, pages + 1)]
+            paths += [f"{INVOICES}/{uuid}/summary"]
+            paths += [f"{INVOICES}/{uuid}/{kind}" for kind in ("pdf", "csv") if uuid != "preview"]
+        assert rendered == len(paths) and warm.requests == []
+
+        with client(cold) as cold_http, client(warm) as warm_http:
+            for path in paths:
+                expected = cold_http.get(path)
+                answer = warm_http.get(path)
+                assert answer.content.replace(
+                    warm.url.encode(), b"URL"
+                ) == expected.content.replace(cold.url.encode(), b"URL")
+                assert answer.headers["content-type"] == expected.headers["content-type"]
+        assert answer.headers["ratelimit-remaining"] == str(100 - len(paths))
 
 
 # -- the command line ----------------------------------------------------------------------

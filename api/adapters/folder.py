@@ -18,7 +18,10 @@ from api.core.model import DocumentLink, Invoice
 from api.core.text import safe_file_name
 from api.errors import SinkError
 
-INDEX_NAME = ".billsync-index.json"
+INDEX_NAME = ".billsync-index.json"  # the manifest: relative path -> {"key", "kind", "sha256"}
+JOURNAL_NAME = ".billsync-index.jsonl"  # tags added since, one JSON object a line
+LOCK_NAME = ".billsync-index.lock"
+COMPACT_AT = 256 * 1024  # journal bytes (~1,200 tags) before it is folded into the manifest
 # Folder names a person recognises; an unknown provider keeps its own name.
 PROVIDER_FOLDERS = {"digitalocean": "DigitalOcean", "doit": "DoiT", "pdf": "PDF inbox"}
 
@@ -30,10 +33,20 @@ class FolderStore:
     Extended attributes would be the closer match to Drive's appProperties, but they do not
     survive copying the folder to a USB stick, a zip or a cloud-synced folder; a JSON manifest
     beside the files does, and a person can read it.
+
+    A put appends one line to a journal beside the manifest instead of rewriting it (which
+    made every put O(archive) and serialized the engine's fetch workers behind one lock); the
+    journal is folded into the manifest once it grows past `compact_at` bytes. Copying and fsyncing
+    happen outside the lock; only the rename and the journal line are serialized, so a tag
+    always describes the file that is on disk. Crash safety: the file is renamed into place
+    before it is tagged, and tagged before put returns (so before the engine records it); a
+    crash in between leaves an untagged file that the next put of the same content tags
+    without copying it again. A line torn by a crash is skipped on reading.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, compact_at: int = COMPACT_AT) -> None:
         self.root = Path(root)
+        self.compact_at = compact_at
         self._lock = threading.Lock()
 
     def location(self) -> str:
@@ -48,51 +61,137 @@ class FolderStore:
 
     def put(self, invoice: Invoice, kind: str, source: Path, sha256: str) -> DocumentLink:
         target = self.path_for(invoice, kind)
-        with self._lock, self._locked():
-            try:
-                if not (target.exists() and _sha256(target) == sha256):
-                    # Missing, or re-issued with other content: replace it in place, atomically.
-                    _copy_atomically(source, target)
-                self._tag(target, invoice.key, kind, sha256)
-            except OSError as exc:
-                raise SinkError(
-                    f"Could not archive the {kind.upper()} of invoice {invoice.invoice_id} in "
-                    f"{self.root} ({exc.strerror or type(exc).__name__}).",
-                    action="Check the disk space and that the folder is writable, then sync again.",
-                ) from None
+        tag = {"file": target.relative_to(self.root).as_posix(), "key": invoice.key,
+               "kind": kind, "sha256": sha256}  # fmt: skip
+        try:
+            self._archive(source, target, sha256, tag)
+        except OSError as exc:
+            raise SinkError(
+                f"Could not archive the {kind.upper()} of invoice {invoice.invoice_id} in "
+                f"{self.root} ({exc.strerror or type(exc).__name__}).",
+                action="Check the disk space and that the folder is writable, then sync again.",
+            ) from None
         return DocumentLink(kind=kind, url=target.resolve().as_uri(), sha256=sha256)
 
     def index(self) -> dict[str, dict[str, str]]:
-        """The manifest: relative file path -> {"key", "kind", "sha256"}."""
-        path = self.root / INDEX_NAME
-        try:
-            data: Any = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        """The manifest, journal applied: relative file path -> {"key", "kind", "sha256"}."""
+        if not self.root.is_dir():
             return {}
-        except (OSError, ValueError):
-            return {}  # a damaged manifest is rebuilt entry by entry as files are archived
-        return data if isinstance(data, dict) else {}
+        with self._locked(fcntl.LOCK_SH):
+            return self._read_index()
 
-    def _tag(self, target: Path, key: str, kind: str, sha256: str) -> None:
-        entries = self.index()
-        name = target.relative_to(self.root).as_posix()
-        entry = {"key": key, "kind": kind, "sha256": sha256}
-        if entries.get(name) == entry:
-            return
-        entries[name] = entry
+    # -- internals ---------------------------------------------------------------------------
+
+    def _archive(self, source: Path, target: Path, sha256: str, tag: dict[str, str]) -> None:
+        # Missing, or re-issued with other content: stage a copy beside it (in parallel with
+        # other puts), then rename it into place and tag it together, under the lock.
+        staged = None if _holds(target, sha256) else _stage(source, target)
+        try:
+            with self._lock, self._locked(fcntl.LOCK_EX):
+                if staged is None and not _holds(target, sha256):
+                    staged = _stage(source, target)  # changed since we looked: rare, so inline
+                if staged is not None:
+                    os.replace(staged, target)
+                    staged = None
+                journal = self._append(tag)
+        finally:
+            if staged is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(staged)
+        _fsync_dir(target.parent)  # the rename survives a power cut before the engine records it
+        if journal is not None:
+            try:
+                os.fsync(journal)
+            finally:
+                os.close(journal)
+
+    def _append(self, tag: dict[str, str]) -> int | None:
+        """Write one journal line (under the lock); return its fd to fsync after unlocking.
+
+        Folds the journal into the manifest instead when it has grown past `compact_at` bytes.
+        """
+        path = self.root / JOURNAL_NAME
+        line = json.dumps(tag, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # a crash tore the last line: start on a fresh one
+            os.write(fd, line)
+            if size + len(line) < self.compact_at:
+                return fd
+            self._compact(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+        return None
+
+    def _compact(self, journal: int) -> None:
+        """Manifest := manifest + journal (atomically), then empty the journal.
+
+        A crash between the two replays the journal onto a manifest that already holds it:
+        the same entries again, nothing lost.
+        """
+        entries = self._read_index()
         text = json.dumps(entries, indent=1, sort_keys=True, ensure_ascii=False)
         _write_atomically(self.root / INDEX_NAME, text.encode("utf-8"))
+        os.ftruncate(journal, 0)
+        os.fsync(journal)
+
+    def _read_index(self) -> dict[str, dict[str, str]]:
+        entries = _read_manifest(self.root / INDEX_NAME)
+        try:
+            lines = (self.root / JOURNAL_NAME).read_bytes().splitlines()
+        except FileNotFoundError:
+            lines = []
+        for line in lines:
+            tag = _journal_tag(line)
+            if tag is not None:
+                name = tag.pop("file")
+                entries[name] = tag
+        return entries
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """The manifest is read-modify-written: one writer at a time, across processes too."""
+    def _locked(self, mode: int) -> Iterator[None]:
+        """One writer (or any number of readers) at a time, across processes too."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".billsync-index.lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with open(self.root / LOCK_NAME, "a") as handle:
+            fcntl.flock(handle, mode)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read_manifest(path: Path) -> dict[str, dict[str, str]]:
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        return {}  # a damaged manifest is rebuilt entry by entry as files are archived
+    return data if isinstance(data, dict) else {}
+
+
+def _journal_tag(line: bytes) -> dict[str, str] | None:
+    """One journal line as a tag, or None for a blank or torn line."""
+    try:
+        tag = json.loads(line)
+    except ValueError:
+        return None
+    fields = ("file", "key", "kind", "sha256")
+    if not isinstance(tag, dict) or not all(isinstance(tag.get(f), str) for f in fields):
+        return None
+    return {field: tag[field] for field in fields}
+
+
+def _holds(target: Path, sha256: str) -> bool:
+    """True when `target` exists with exactly this content."""
+    try:
+        return _sha256(target) == sha256
+    except FileNotFoundError:
+        return False
 
 
 def _sha256(path: Path) -> str:
@@ -103,8 +202,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _copy_atomically(source: Path, target: Path) -> None:
-    """Copy (the engine deletes its temp file) to a hidden temp name, fsync, rename."""
+def _stage(source: Path, target: Path) -> str:
+    """Copy (the engine deletes its temp file) to a hidden temp name beside target, fsynced."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -112,10 +211,19 @@ def _copy_atomically(source: Path, target: Path) -> None:
             shutil.copyfileobj(data, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temp, target)
-    finally:
+    except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
+        raise
+    return temp
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -19,9 +19,10 @@ from typing import Any
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
+from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
-from api.simulators.do_book import DOBook, InvoiceRecord
+from api.simulators.do_book import LRU, DOBook, InvoiceRecord
 from api.simulators.http_server import (
     Faults,
     LoopbackServer,
@@ -35,6 +36,8 @@ DEMO_TOKEN = "dop_v1_" + hashlib.sha256(b"billsync demo token").hexdigest()
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 20
 LAST_PAGE_LINKS = ("full", "missing", "empty", "empty_pages")
+CACHED_BODIES = 2048  # rendered 200 answers kept: every page and document of a 10-year account
+INVOICES = "/v2/customers/my/invoices"
 
 ERRORS = {
     400: ("bad_request", "The request was invalid."),
@@ -118,6 +121,8 @@ class DigitalOceanSimulator:
         self._server = LoopbackServer(
             self._wsgi, latency=config.latency, render_error=self._fault_error, port=port
         )
+        self._bodies = LRU(CACHED_BODIES)
+        self._bodies_lock = threading.Lock()
 
     # -- the public test surface -------------------------------------------------------
 
@@ -158,6 +163,40 @@ class DigitalOceanSimulator:
 
     def summary(self, uuid: str) -> dict[str, Any]:
         return self.book.summary(self._record(uuid))
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far (a keep-alive client opens about one per worker)."""
+        return self._server.connections
+
+    def warm(self, per_page: int = MAX_PER_PAGE) -> int:
+        """Render every answer a full sync at `per_page` asks for, before anyone asks.
+
+        DigitalOcean's servers are not on the client's machine; a benchmark warms the
+        simulator so its own PDF and JSON rendering does not compete with the client for CPU.
+        Needs the server started (the next-page links carry its URL). Returns answers rendered.
+        """
+        if not self.url:
+            raise RuntimeError("start the simulator before warming it")
+        paths = [
+            f"{INVOICES}?page={page}&per_page={per_page}"
+            for page in range(1, max(1, math.ceil(len(self.book.finals) / per_page)) + 1)
+        ]
+        records = list(self.book.finals)
+        if self.config.preview:
+            records.append(self.book.preview_record())
+        for record in records:
+            base = f"{INVOICES}/{record.uuid if not record.preview else 'preview'}"
+            pages = max(1, math.ceil(len(self.book.lines(record)) / per_page))
+            paths += [f"{base}?page={page}&per_page={per_page}" for page in range(1, pages + 1)]
+            paths += [f"{base}/summary"] + (
+                [] if record.preview else [f"{base}/pdf", f"{base}/csv"]
+            )
+        for path in paths:
+            request = Request(EnvironBuilder(path, base_url=self.url).get_environ())
+            endpoint, args = ROUTES.bind_to_environ(request.environ).match()
+            self._rendered(endpoint, args, request)
+        return len(paths)
 
     def advance_month(self) -> None:
         self.book.advance_month()
@@ -200,10 +239,27 @@ class DigitalOceanSimulator:
         if endpoint != "account" and scope != "billing":
             return self._with_limits(_error(403), verdict)
         try:
-            response = getattr(self, f"_get_{endpoint}")(request, **args)
+            response = self._rendered(endpoint, args, request)
         except ApiError as error:
             response = _error(error.status, error.message)
         return self._with_limits(response, verdict)
+
+    def _rendered(self, endpoint: str, args: Mapping[str, str], request: Request) -> Response:
+        """A 200 answer is a function of the URL and the account's state: render it once."""
+        revision = self.book.revision  # read first: a change during rendering makes a new key
+        key = (endpoint, tuple(sorted(args.items())), request.host_url, request.query_string,
+               revision)  # fmt: skip
+        with self._bodies_lock:
+            hit = self._bodies.get(key)
+        if hit is None:
+            response = getattr(self, f"_get_{endpoint}")(request, **args)
+            if response.status_code != 200:
+                return response
+            hit = (response.get_data(), list(response.headers.items()))
+            with self._bodies_lock:
+                self._bodies.put(key, hit)
+        body, headers = hit
+        return Response(body, 200, headers)
 
     def _get_account(self, request: Request) -> Response:
         account = self.book.account
@@ -369,6 +425,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", action="append", default=[], help="another billing token")
     parser.add_argument("--no-preview", action="store_true")
     parser.add_argument("--personal", action="store_true", help="no team on /v2/account")
+    parser.add_argument(
+        "--warm", action="store_true", help="render every page and document before serving"
+    )
     args = parser.parse_args(argv)
     tokens = {DEMO_TOKEN: "billing", **{t: "billing" for t in args.token}}
     config = DOSimConfig(
@@ -387,6 +446,8 @@ def main(argv: list[str] | None = None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())
     with DigitalOceanSimulator(config, port=args.port) as simulator:
+        if args.warm:
+            simulator.warm()
         print(f"serving {simulator.url}", flush=True)
         while not done.wait(0.5):  # short waits keep signal handling prompt
             pass

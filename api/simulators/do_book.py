@@ -44,7 +44,9 @@ class InvoiceRecord:
     preview: bool = False
 
 
-class _LRU(OrderedDict[Any, Any]):
+class LRU(OrderedDict[Any, Any]):
+    """A size-bounded mapping that forgets the least recently stored entry first."""
+
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
@@ -83,8 +85,10 @@ class DOBook:
         self._extra = Decimal(0)
         self._lock = threading.RLock()
         self._amounts: dict[str, Decimal] = {}
-        self._lines = _LRU(64)
-        self._documents = _LRU(256)
+        self.revision = 0  # bumped on every state change: cached renderings of older ones are stale
+        # Big enough for the whole account: a full sync must not regenerate what it just listed.
+        self._lines = LRU(max(64, months + 2))
+        self._documents = LRU(max(256, 2 * months + 4))
 
     # -- identity ------------------------------------------------------------------------
 
@@ -165,11 +169,13 @@ class DOBook:
             days = (end - start).days
             self.today = start.date().replace(day=min(self.today.day, days))
             self._touches, self._extra = 0, Decimal(0)
+            self.revision += 1
 
     def touch_preview(self, extra: Decimal) -> None:
         with self._lock:
             self._touches += 1
             self._extra += extra
+            self.revision += 1
 
     # -- documents -----------------------------------------------------------------------
 
@@ -181,11 +187,14 @@ class DOBook:
         )
 
     def pdf(self, record: InvoiceRecord) -> bytes:
+        key = (record.uuid, "pdf")
         with self._lock:
-            key = (record.uuid, "pdf")
-            if key not in self._documents:
-                self._documents.put(key, render_pdf(self._document(record)))
-            return bytes(self._documents[key])
+            cached = self._documents.get(key)
+        if cached is None:  # rendered outside the lock: other requests need not wait for it
+            cached = render_pdf(self._document(record))
+            with self._lock:
+                self._documents.put(key, cached)
+        return bytes(cached)
 
     def csv(self, record: InvoiceRecord) -> str:
         rows = ([line.product, line.group, line.description,

@@ -1,9 +1,16 @@
-"""A tiny threaded loopback HTTP server for simulators: latency, fault injection, request log."""
+"""A tiny threaded loopback HTTP server for simulators: latency, fault injection, request log.
+
+It speaks HTTP/1.1 with keep-alive, as the real APIs do: werkzeug's development handler closes
+every connection (it cannot drain a request body safely), which would make every simulated call
+pay a TCP connect and a new server thread, and hide whether a client reuses its connections.
+"""
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import fnmatch
+import io
 import socket
 import threading
 import time
@@ -11,13 +18,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 FAULT_KINDS = frozenset(
     {"500", "502", "503", "429", "timeout", "malformed", "html", "drop", "401", "403", "404"}
 )
 DROPPED = 0  # the status recorded for a request whose connection was closed without an answer
+DROPPED_KEY = "billsync.dropped"  # set in the environ when a fault cut the connection
+IDLE_TIMEOUT = 30.0  # seconds a kept-alive connection may sit idle before the server hangs up
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # Renders a provider's own error body for an injected fault: (status, request, extra headers).
@@ -110,14 +119,102 @@ def default_error(status: int, request: Request, headers: dict[str, str]) -> Res
     )
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Werkzeug's handler without a log line per request (tests and benchmarks stay readable)."""
+class _KeepAliveHandler(WSGIRequestHandler):
+    """Werkzeug's environ, our own response writing: HTTP/1.1, Content-Length, keep-alive.
+
+    The request body is read in full before the app runs, so the next request on the same
+    connection starts exactly where this one ended. No log line per request.
+    """
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed ACK
+    timeout = IDLE_TIMEOUT
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.opened(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.closed(self.connection)
+
+    def run_wsgi(self) -> None:
+        environ = self.make_environ()
+        if self.headers.get("Transfer-Encoding"):  # no chunked uploads here: read to the end
+            self.close_connection = True
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            environ["wsgi.input"] = io.BytesIO(self.rfile.read(length) if length > 0 else b"")
+        started: list[Any] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            started[:] = [status, headers]
+            return None
+
+        chunks = self.server.app(environ, start_response)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        if environ.get(DROPPED_KEY):  # the app cut the connection: nothing more to say
+            self.close_connection = True
+            return
+        self._respond(started[0], started[1], b"" if environ["REQUEST_METHOD"] == "HEAD" else body)
+
+    def _respond(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in headers:
+            if name.lower() not in _FRAMING:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
     def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - base signature
         pass
+
+
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+class _Server(ThreadedWSGIServer):
+    """Werkzeug's threaded server that counts the connections it accepted and can close them."""
+
+    def __init__(self, host: str, port: int, app: WSGIApp) -> None:
+        super().__init__(host, port, app, handler=_KeepAliveHandler)
+        self.connections = 0  # accepted since start: a keep-alive client opens few
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def opened(self, connection: socket.socket) -> None:
+        with self._open_lock:
+            self.connections += 1
+            self._open.add(connection)
+
+    def closed(self, connection: socket.socket) -> None:
+        with self._open_lock:
+            self._open.discard(connection)
+
+    def close_connections(self) -> None:
+        """Hang up on idle keep-alive clients so their handler threads end with the server."""
+        with self._open_lock:
+            live = list(self._open)
+        for connection in live:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass
@@ -132,7 +229,7 @@ class LoopbackServer:
     faults: Faults = field(default_factory=Faults)
     requests: RequestLog = field(default_factory=RequestLog)
     url: str = ""
-    _server: BaseWSGIServer | None = None
+    _server: _Server | None = None
     _thread: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -140,9 +237,7 @@ class LoopbackServer:
         if self._server is not None:
             return self.url
         self._stopping.clear()
-        self._server = make_server(
-            self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler
-        )
+        self._server = _Server(self.host, self.port, self._wsgi)
         self.url = f"http://{self.host}:{self._server.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -158,9 +253,15 @@ class LoopbackServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted since start (a client that keeps them alive opens few)."""
+        return self._server.connections if self._server is not None else 0
 
     def __enter__(self) -> LoopbackServer:
         self.start()
@@ -180,7 +281,7 @@ class LoopbackServer:
         if fault is not None and fault.kind == "drop":
             self._record(request, DROPPED)
             _drop(environ)
-            start_response("200 OK", [])  # werkzeug's write then meets a closed socket: quiet
+            start_response("200 OK", [])  # never sent: the handler sees DROPPED_KEY
             return []
         if fault is not None:
             response = self._fault_response(fault, request)
@@ -213,6 +314,7 @@ class LoopbackServer:
 
 def _drop(environ: dict[str, Any]) -> None:
     """Close the client connection without any response bytes (a reset proxy or crash)."""
+    environ[DROPPED_KEY] = True
     sock = environ.get("werkzeug.socket")
     if isinstance(sock, socket.socket):
         try:
