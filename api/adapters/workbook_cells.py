@@ -24,7 +24,7 @@ from api.adapters.xlsx_write import (
     date_cell,
     datetime_cell,
     number_cell,
-    text_cell,
+    text_column,
 )
 from api.core.model import (
     BOOLEAN_COLUMNS,
@@ -66,13 +66,7 @@ def encoder(column: str | None) -> Encoder:
         return any_cell
     if column in MONEY_COLUMNS:
         return _unit_price if column == "Unit Price" else _money
-    return _text
-
-
-def _text(sheet: SheetWriter, ref: str, value: Any) -> str:
-    if type(value) is str:
-        return text_cell(ref, value) if value else ""
-    return any_cell(sheet, ref, value)
+    return text_column
 
 
 def _money(sheet: SheetWriter, ref: str, value: Any) -> str:

@@ -166,6 +166,13 @@ def any_cell(sheet: SheetWriter, ref: str, value: Any) -> str:
     raise TypeError(f"a cell cannot hold a {type(value).__name__}")
 
 
+def text_column(sheet: SheetWriter, ref: str, value: Any) -> str:
+    """The encoder of a text column: a string as text, anything else as what it is."""
+    if type(value) is str:
+        return text_cell(ref, value) if value else ""
+    return any_cell(sheet, ref, value)
+
+
 def formula_cell(ref: str, formula: Formula) -> str:
     """A user's formula, with its last value when that is plain (the app recalculates it)."""
     body = f"<f>{escape(clean_text(formula.text[1:]), _ENTITIES)}</f>"
@@ -215,9 +222,16 @@ class SheetWriter:
             self._letters if len(values) <= 64 else [column_letter(i) for i in range(len(values))]
         )
         cells = [f'<row r="{number}">']
+        tails = _TAILS
         for letter, encode, value in zip(letters, encoders, values, strict=False):
-            if value is not None:
-                cells.append(encode(self, letter + number, value))
+            if value is None:
+                continue
+            if encode is text_column and type(value) is str:  # most cells: inlined for speed
+                tail = tails.get(value)
+                if tail is not None:
+                    cells.append(f'<c r="{letter}{number}"{tail}')
+                    continue
+            cells.append(encode(self, letter + number, value))
         for index in range(len(encoders), len(values)):
             cells.append(any_cell(self, letters[index] + number, values[index]))
         cells.append("</row>")
