@@ -6,7 +6,7 @@ and one function that turns an error response into a `ProviderError`.
 
 from __future__ import annotations
 
-import collections
+import bisect
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -33,8 +33,13 @@ RETRIABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 
 class SlidingWindowLimiter:
     """Client-side pacing: at most `limit` requests in any `window` seconds, per window.
 
-    DigitalOcean counts each request for a full window after it is made (a sliding log, not
-    a fixed bucket), so we keep the same log and wait for the oldest entry to expire.
+    DigitalOcean counts each request for a full window from when it arrives (a sliding log,
+    not a fixed bucket), so we keep the same log and wait for the oldest entry to expire.
+    A request holds its slot from the moment it is sent (`acquire`), but its entry is dated
+    when its answer arrives (`settle`): DigitalOcean has counted it by then, so our window
+    never starts before theirs, however long the request travelled or queued. Dating it at
+    sending would need a guessed allowance for that delay, which a time-compressed benchmark
+    makes far too small and real time far too large.
     """
 
     def __init__(
@@ -42,38 +47,46 @@ class SlidingWindowLimiter:
         limits: RateLimits,
         *,
         margin: float = 0.0,
-        min_margin: float = 0.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
-        """Each window is paced `max(window * margin, min_margin)` seconds longer than stated."""
+        """Each window is paced `margin` (a fraction) longer than stated."""
         stated = [(limits.per_minute, limits.minute), (limits.per_hour, limits.hour)]
-        self._windows = [
-            (limit, window + max(window * margin, min_margin)) for limit, window in stated
-        ]
-        self._logs: list[collections.deque[float]] = [collections.deque() for _ in self._windows]
+        self._windows = [(limit, window * (1 + margin)) for limit, window in stated]
+        # Sorted: every entry is a reading of the monotonic clock no later than the last one.
+        self._logs: list[list[float]] = [[] for _ in self._windows]
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._paused_until = 0.0
         self.waited = 0.0
 
-    def acquire(self) -> None:
+    def acquire(self) -> float:
+        """Wait for a slot in every window and hold it; returns the reservation for `settle`."""
         while True:
             with self._lock:
                 now = self._clock()
                 delay = max(0.0, self._paused_until - now)
                 for (limit, window), entries in zip(self._windows, self._logs, strict=True):
-                    while entries and entries[0] <= now - window:
-                        entries.popleft()
+                    del entries[: bisect.bisect_right(entries, now - window)]
                     if len(entries) >= limit:
-                        delay = max(delay, entries[0] + window - now)
+                        delay = max(delay, entries[len(entries) - limit] + window - now)
                 if delay <= 0:
                     for entries in self._logs:
                         entries.append(now)
-                    return
+                    return now
             self.waited += delay
             self._sleep(delay)
+
+    def settle(self, reservation: float) -> None:
+        """The answer (or the failure) came back: date the request's entry now."""
+        with self._lock:
+            now = self._clock()
+            for entries in self._logs:
+                index = bisect.bisect_left(entries, reservation)
+                if index < len(entries) and entries[index] == reservation:
+                    del entries[index]
+                entries.append(now)  # expired already (a very slow answer): counted again
 
     def pause(self, seconds: float) -> None:
         """Hold every caller for `seconds` (a Retry-After, or a server saying we are at zero)."""
@@ -236,8 +249,7 @@ class ApiClient:
         return max(cap / 2, jitter(state))
 
     def _send(self, method: str, url: str, params: Mapping[str, Any] | None) -> Any:
-        if self._limiter is not None:
-            self._limiter.acquire()
+        reservation = self._limiter.acquire() if self._limiter is not None else None
         started = time.perf_counter()
         request = self._client.build_request(method, url, params=params)
         with self._calls_lock:
@@ -258,6 +270,9 @@ class ApiClient:
                 provider=self.provider,
                 action="Check the network or the API URL setting, then run the sync again.",
             ) from None
+        finally:
+            if reservation is not None:
+                self._limiter.settle(reservation)  # type: ignore[union-attr]
         self._log(request, response, started)
         self._observe(response)
         if response.status_code >= 400:

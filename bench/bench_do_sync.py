@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api import connections  # noqa: E402
 from api.factory import build, build_provider  # noqa: E402
-from api.providers.digitalocean import PACING_MARGIN, PACING_SLACK  # noqa: E402
+from api.providers.digitalocean import PACING_MARGIN  # noqa: E402
 from api.settings import HttpSettings, RateLimits, Settings  # noqa: E402
 from api.simulators.digitalocean import DEMO_TOKEN  # noqa: E402
 
@@ -128,14 +128,11 @@ class Bound:
     concurrency: int
     limits: RateLimits
 
-    def windows(self, margin: float = 0.0, min_margin: float = 0.0) -> float:
-        spans = [
-            (self.limits.per_minute, self.limits.minute),
-            (self.limits.per_hour, self.limits.hour),
-        ]
+    def windows(self, margin: float = 0.0) -> float:
+        limits = self.limits
+        spans = [(limits.per_minute, limits.minute), (limits.per_hour, limits.hour)]
         return max(
-            math.floor((self.calls - 1) / limit) * (span + max(span * margin, min_margin))
-            for limit, span in spans
+            math.floor((self.calls - 1) / limit) * span * (1 + margin) for limit, span in spans
         )
 
     @property
@@ -152,7 +149,7 @@ class Bound:
 
     @property
     def paced(self) -> float:
-        return self.windows(PACING_MARGIN, PACING_SLACK) + self.latency
+        return self.windows(PACING_MARGIN) + self.latency
 
     def describe(self) -> str:
         limits = self.limits

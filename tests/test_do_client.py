@@ -28,6 +28,7 @@ from api.errors import (
     RateLimited,
     RetriableError,
 )
+from api.http import SlidingWindowLimiter
 from api.logs import JsonFormatter
 from api.providers.digitalocean import DigitalOceanProvider, parse_error
 from api.settings import HttpSettings, RateLimits
@@ -410,10 +411,8 @@ def test_pacing_stays_under_a_tiny_per_minute_limit(simulator, connect, fake_tim
     assert fake_time.sleeps == [pytest.approx(61.2), pytest.approx(61.2)]
 
 
-def test_pacing_keeps_100_ms_of_slack_when_time_is_compressed(
-    simulator, connect, fake_time
-) -> None:
-    # x60: DO's minute lasts 1 s, and 2% of it (20 ms) is less than scheduling jitter.
+def test_pacing_under_compressed_time_needs_no_extra_slack(simulator, connect, fake_time) -> None:
+    # x60: DO's minute lasts 1 s; entries dated at the answer keep us behind DO's own log.
     sim = simulator(months=3, per_minute=4, per_hour=1000, time_scale=1 / 60, clock=fake_time.clock)
     limits = RateLimits(per_minute=4, per_hour=1000, time_scale=1 / 60)
     provider = connect(sim.url, limits=limits, wall_clock=fake_time.clock)
@@ -422,7 +421,32 @@ def test_pacing_keeps_100_ms_of_slack_when_time_is_compressed(
         provider.fetch_invoice(ref, "A")
 
     assert {r.status for r in sim.requests} == {200} and len(sim.requests) == 9
-    assert fake_time.sleeps == [pytest.approx(1.1), pytest.approx(1.1)]
+    assert fake_time.sleeps == [pytest.approx(1.02), pytest.approx(1.02)]
+
+
+def test_a_window_starts_when_the_answer_arrives_not_when_the_request_left(
+    fake_time: FakeTime,
+) -> None:
+    limiter = SlidingWindowLimiter(
+        RateLimits(per_minute=2, per_hour=100), clock=fake_time.clock, sleep=fake_time.sleep
+    )
+    slow = limiter.acquire()  # t = 0
+    fast = limiter.acquire()  # t = 0: both slots held while in flight
+    fake_time.now += 5.0  # the first answer takes 5 s (queued somewhere on the way)
+    limiter.settle(slow)  # dated t = 5
+    limiter.settle(fast)
+
+    limiter.acquire()  # the third waits for a full minute after the answers, not the sends
+    assert fake_time.sleeps == [pytest.approx(60.0)]
+
+
+def test_held_slots_count_before_any_answer(fake_time: FakeTime) -> None:
+    limiter = SlidingWindowLimiter(
+        RateLimits(per_minute=3, per_hour=100), clock=fake_time.clock, sleep=fake_time.sleep
+    )
+    held = [limiter.acquire() for _ in range(3)]  # three in flight, none answered
+    limiter.acquire()
+    assert fake_time.sleeps == [pytest.approx(60.0)] and len(held) == 3
 
 
 def test_workers_share_kept_alive_connections(simulator, connect) -> None:

@@ -33,9 +33,9 @@ from api.settings import HttpSettings, RateLimits
 
 log = logs.get("providers.digitalocean")
 
-# Our windows are longer than DO's by the larger of 2% and 100 ms: see DigitalOceanProvider.
+# Our windows are 2% longer than DO's: DO dates requests in whole seconds (ratelimit-reset is
+# an integer), so one can stay counted up to a second past its minute.
 PACING_MARGIN = 0.02
-PACING_SLACK = 0.1  # seconds of real time, whatever the time scale
 PER_PAGE = 200  # the documented maximum: fewest calls per listing
 INVOICES_PATH = "/v2/customers/my/invoices"
 ACCOUNT_PATH = "/v2/account"
@@ -205,13 +205,9 @@ def _next_link(body: Mapping[str, Any], label: str) -> str | None:
 class DigitalOceanProvider:
     """One DigitalOcean account (team) reached with one read-only token.
 
-    Pacing: we log a request when we send it, DigitalOcean when it arrives. A constant delay
-    between the two cancels out; its variation (network and scheduling jitter) does not, so
-    pacing on exactly DO's window lets the request after a full window land a moment early
-    and earn a 429. Jitter is real time: it does not shrink when a benchmark compresses the
-    windows (×60 makes a minute 1 s, and 2% of it 20 ms, less than a busy machine's thread
-    scheduling delay), while at real scale 2% of a minute (1.2 s) dwarfs it. Hence the
-    larger of the two.
+    Pacing: the limiter dates each request when its answer arrives, so network and
+    scheduling delays need no allowance (see SlidingWindowLimiter); the 2% margin covers
+    DO's whole-second bookkeeping only.
     """
 
     name = PROVIDER
@@ -237,9 +233,7 @@ class DigitalOceanProvider:
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             error_for=_error_without(token),
             http=http,
-            limiter=SlidingWindowLimiter(
-                limits, margin=PACING_MARGIN, min_margin=PACING_SLACK, clock=clock, sleep=sleep
-            ),
+            limiter=SlidingWindowLimiter(limits, margin=PACING_MARGIN, clock=clock, sleep=sleep),
             sleep=sleep,
             wall_clock=wall_clock,
             transport=transport,
