@@ -7,6 +7,7 @@ and one function that turns an error response into a `ProviderError`.
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -307,6 +308,8 @@ class ApiClient:
         return error
 
     def _log(self, request: httpx.Request, response: httpx.Response | None, started: float) -> None:
+        if not log.isEnabledFor(logging.DEBUG):  # redacting the URL twice per call adds up
+            return
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         status = response.status_code if response is not None else "no answer"
         log.debug(
