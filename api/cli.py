@@ -56,34 +56,63 @@ def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
 @click.option("--name", required=True, help="A short name for this connection.")
 @click.option("--tenant", default=None, help="DoiT tenant id (multi-tenant API keys).")
 @click.option("--preview/--no-preview", default=True, help="Keep the month-to-date preview row.")
-@click.option("--window-days", type=click.IntRange(1, 3650), default=120, show_default=True,
-              help="DoiT: how far back each sync re-reads invoices that may have changed.")
+@click.option(
+    "--window-days",
+    type=click.IntRange(1, 3650),
+    default=120,
+    show_default=True,
+    help="DoiT: how far back each sync re-reads invoices that may have changed.",
+)
 @click.option("--sheet", default=None, help="Google Sheet id or URL to write the ledger to.")
 @click.option("--drive-folder", default=None, help="Drive folder id or URL for the archive.")
 @click.option("--create-sheet", is_flag=True, help="Create a new Google Sheet for the ledger.")
 @click.option("--create-folder", is_flag=True, help="Create a new Drive folder for the archive.")
-@click.option("--google-credentials", default="user", show_default=True,
-              help="'user' (billsync google login), 'adc', or a service-account key file.")
+@click.option(
+    "--google-credentials",
+    default="user",
+    show_default=True,
+    help="'user' (billsync google login), 'adc', or a service-account key file.",
+)
 @click.option("--shared-drive", is_flag=True, help="The Drive folder is in a Shared Drive.")
 @click.pass_obj
-def connect(obj: _Context, provider: str, name: str, tenant: str | None, preview: bool,
-            window_days: int, sheet: str | None, drive_folder: str | None, create_sheet: bool,
-            create_folder: bool, google_credentials: str, shared_drive: bool) -> None:
+def connect(
+    obj: _Context,
+    provider: str,
+    name: str,
+    tenant: str | None,
+    preview: bool,
+    window_days: int,
+    sheet: str | None,
+    drive_folder: str | None,
+    create_sheet: bool,
+    create_folder: bool,
+    google_credentials: str,
+    shared_drive: bool,
+) -> None:
     """Connect a provider account with a read-only token (validated, stored encrypted)."""
     services = obj.services()
     options: dict[str, Any] = {"include_preview": preview}
     if provider == "doit":
         options = {"tenant": tenant, "window_days": window_days}
-    google = _google_options(services, name, sheet, drive_folder, create_sheet, create_folder,
-                             google_credentials, shared_drive)
+    google = _google_options(
+        services,
+        name,
+        sheet,
+        drive_folder,
+        create_sheet,
+        create_folder,
+        google_credentials,
+        shared_drive,
+    )
     options.update(google)
     token = _read_token(provider)
     connection = connections.connect(
         state=services.state, secrets=services.secrets, providers=services.provider,
         provider=provider, name=name, token=token, options=options,
     )  # fmt: skip
-    click.echo(f"Connected '{connection.name}' to {connection.account} "
-               f"(token {connection.fingerprint}).")
+    click.echo(
+        f"Connected '{connection.name}' to {connection.account} (token {connection.fingerprint})."
+    )
     if google.get("sheet"):
         click.echo(f"Ledger: https://docs.google.com/spreadsheets/d/{google['sheet']}/edit")
     if google.get("drive_folder"):
@@ -97,8 +126,12 @@ def google() -> None:
 
 
 @google.command()
-@click.option("--client-secrets", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The OAuth client JSON (type 'Desktop app') from the Google Cloud console.")
+@click.option(
+    "--client-secrets",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The OAuth client JSON (type 'Desktop app') from the Google Cloud console.",
+)
 @click.option("--no-browser", is_flag=True, help="Print the sign-in address instead of opening it.")
 @click.pass_obj
 def login(obj: _Context, client_secrets: str, no_browser: bool) -> None:
@@ -106,12 +139,17 @@ def login(obj: _Context, client_secrets: str, no_browser: bool) -> None:
     from api.adapters.google_credentials import login_installed_app
 
     services = obj.services()
-    ref = login_installed_app(client_secrets, services.secrets,
-                              token_uri=services.settings.google_oauth_token_uri,
-                              open_browser=not no_browser)
+    ref = login_installed_app(
+        client_secrets,
+        services.secrets,
+        token_uri=services.settings.google_oauth_token_uri,
+        open_browser=not no_browser,
+    )
     destinations.remember_login(services.settings, ref)
-    click.echo("Signed in to Google. Connect with --sheet/--drive-folder (or --create-sheet/"
-               "--create-folder) to write the ledger there.")
+    click.echo(
+        "Signed in to Google. Connect with --sheet/--drive-folder (or --create-sheet/"
+        "--create-folder) to write the ledger there."
+    )
 
 
 @cli.command("connections")
@@ -183,14 +221,20 @@ def disconnect(obj: _Context, name: str, yes: bool) -> None:
     if not yes and sys.stdin.isatty():
         click.confirm(f"Disconnect '{name}' and destroy its stored token?", abort=True)
     connection = connections.disconnect(state=services.state, secrets=services.secrets, name=name)
-    click.echo(f"Disconnected '{connection.name}'; "
-               f"its token ({connection.fingerprint}) was destroyed.")
+    click.echo(
+        f"Disconnected '{connection.name}'; its token ({connection.fingerprint}) was destroyed."
+    )
 
 
 @cli.command()
 @click.option("--months", type=click.IntRange(1, 240), default=24, show_default=True)
-@click.option("--items", type=click.IntRange(3, 2000), default=40, show_default=True,
-              help="Average line items per DigitalOcean invoice.")
+@click.option(
+    "--items",
+    type=click.IntRange(3, 2000),
+    default=40,
+    show_default=True,
+    help="Average line items per DigitalOcean invoice.",
+)
 @click.pass_obj
 def demo(obj: _Context, months: int, items: int) -> None:
     """Sync simulated DigitalOcean and DoiT accounts into the local ledger, twice."""
@@ -203,8 +247,9 @@ def demo(obj: _Context, months: int, items: int) -> None:
     do_config = DOSimConfig(months=months, items_per_invoice=items, today=today)
     doit_config = DoitSimConfig(months=min(months, 24), today=today)
     with DigitalOceanSimulator(do_config) as do_sim, DoitSimulator(doit_config) as doit_sim:
-        settings = replace(obj.settings(), digitalocean_api_url=do_sim.url,
-                           doit_api_url=doit_sim.url)
+        settings = replace(
+            obj.settings(), digitalocean_api_url=do_sim.url, doit_api_url=doit_sim.url
+        )
         services = obj.services(settings)
         demos: list[tuple[str, str, str, dict[str, Any]]] = [
             ("demo-digitalocean", "digitalocean", DEMO_TOKEN, {"include_preview": True}),
@@ -218,8 +263,10 @@ def demo(obj: _Context, months: int, items: int) -> None:
                 state=services.state, secrets=services.secrets, providers=services.provider,
                 provider=provider, name=name, token=token, options=options,
             )  # fmt: skip
-            click.echo(f"Connected '{name}' to the simulated account '{connection.account}' "
-                       f"(token {connection.fingerprint}).")
+            click.echo(
+                f"Connected '{name}' to the simulated account '{connection.account}' "
+                f"(token {connection.fingerprint})."
+            )
         runs: list[RunRecord] = []
         for title in ("First sync (full history):", "Second sync (should find nothing new):"):
             click.echo(title)
@@ -256,8 +303,12 @@ class _ProgressBar:
         if phase != "fetching" or total == 0:
             return
         if self.bar is None:
-            self.bar = click.progressbar(length=total, label=f"  {self.name}: fetching invoices",
-                                         file=sys.stderr, show_pos=True)
+            self.bar = click.progressbar(
+                length=total,
+                label=f"  {self.name}: fetching invoices",
+                file=sys.stderr,
+                show_pos=True,
+            )
             self.bar.__enter__()
         self.bar.update(done - self.shown)
         self.shown = done
@@ -276,13 +327,22 @@ def _progress(name: str) -> Iterator[Callable[[str, int, int], None]]:
         bar.close()
 
 
-def _google_options(services: Services, name: str, sheet: str | None, drive_folder: str | None,
-                    create_sheet: bool, create_folder: bool, credentials_mode: str,
-                    shared_drive: bool) -> dict[str, Any]:
+def _google_options(
+    services: Services,
+    name: str,
+    sheet: str | None,
+    drive_folder: str | None,
+    create_sheet: bool,
+    create_folder: bool,
+    credentials_mode: str,
+    shared_drive: bool,
+) -> dict[str, Any]:
     """Resolve the Google destination flags to ids, creating the Sheet/folder when asked."""
     if sheet and create_sheet or drive_folder and create_folder:
-        raise ConfigError("Give either --sheet or --create-sheet (and either --drive-folder or "
-                          "--create-folder), not both.")
+        raise ConfigError(
+            "Give either --sheet or --create-sheet (and either --drive-folder or "
+            "--create-folder), not both."
+        )
     wanted = sheet or drive_folder or create_sheet or create_folder
     if not wanted:
         return {}
@@ -293,8 +353,10 @@ def _google_options(services: Services, name: str, sheet: str | None, drive_fold
     if mode == "user":
         ref = destinations.login_ref(services.settings)
         if not ref:
-            raise ConfigError("No Google account is signed in.",
-                              action="Run `billsync google login --client-secrets FILE` first.")
+            raise ConfigError(
+                "No Google account is signed in.",
+                action="Run `billsync google login --client-secrets FILE` first.",
+            )
         options["google_ref"] = ref
     options["sheet"] = destinations.sheet_id(sheet) if sheet else None
     options["drive_folder"] = destinations.folder_id(drive_folder) if drive_folder else None
@@ -304,12 +366,20 @@ def _google_options(services: Services, name: str, sheet: str | None, drive_fold
     if create_sheet or create_folder:
         if create_folder:
             options["drive_folder"] = destinations.create_google_file(
-                services.settings, creds, name=f"billsync archive ({name})",
-                mime=destinations.FOLDER_MIME, parent=None)
+                services.settings,
+                creds,
+                name=f"billsync archive ({name})",
+                mime=destinations.FOLDER_MIME,
+                parent=None,
+            )
         if create_sheet:
             options["sheet"] = destinations.create_google_file(
-                services.settings, creds, name=f"billsync ledger ({name})",
-                mime=destinations.SPREADSHEET_MIME, parent=options["drive_folder"])
+                services.settings,
+                creds,
+                name=f"billsync ledger ({name})",
+                mime=destinations.SPREADSHEET_MIME,
+                parent=options["drive_folder"],
+            )
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -319,8 +389,10 @@ def _read_token(provider: str) -> str:
     if token:
         return token
     if not sys.stdin.isatty():
-        raise ConfigError(f"No {TOKEN_LABEL[provider]} given.",
-                          action=f"Set ${env_name}, or run this in a terminal to be asked for it.")
+        raise ConfigError(
+            f"No {TOKEN_LABEL[provider]} given.",
+            action=f"Set ${env_name}, or run this in a terminal to be asked for it.",
+        )
     return str(click.prompt(TOKEN_LABEL[provider], hide_input=True)).strip()
 
 
@@ -354,8 +426,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: one-line human errors on stderr, non-zero exit status."""
     try:
         # Outside standalone mode click hands back a raised Exit's code instead of exiting.
-        status = cli.main(args=list(argv) if argv is not None else None, prog_name="billsync",
-                          standalone_mode=False)
+        status = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="billsync",
+            standalone_mode=False,
+        )
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
@@ -372,8 +447,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:  # a bug: one line for the person, the details in the log
         logs.get("cli").debug("unexpected error", exc_info=True)
-        click.echo(f"error: unexpected {type(exc).__name__}; run again with -v for details.",
-                   err=True)
+        click.echo(
+            f"error: unexpected {type(exc).__name__}; run again with -v for details.", err=True
+        )
         sys.exit(2)
     sys.exit(status if isinstance(status, int) else 0)
 

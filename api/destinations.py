@@ -64,8 +64,10 @@ def google_credentials(settings: Settings, secrets: SecretStore, options: Mappin
         return gc.service_account_credentials(mode, token_uri=settings.google_oauth_token_uri)
     ref = options.get("google_ref") or login_ref(settings)
     if not ref:
-        raise ConfigError("This connection writes to Google, but no Google account is signed in.",
-                          action="Run `billsync google login` first.")
+        raise ConfigError(
+            "This connection writes to Google, but no Google account is signed in.",
+            action="Run `billsync google login` first.",
+        )
     return gc.load_user_credentials(secrets, str(ref), token_uri=settings.google_oauth_token_uri)
 
 
@@ -104,10 +106,13 @@ def destination_for(
     sink = local.sink
     files = local.files
     if options.get("sheet"):
-        sink = SheetsLedger(str(options["sheet"]), credentials,
-                            api_url=settings.google_sheets_api_url,
-                            drive_api_url=settings.google_drive_api_url,
-                            cell_limit=settings.google_sheets_cell_limit)
+        sink = SheetsLedger(
+            str(options["sheet"]),
+            credentials,
+            api_url=settings.google_sheets_api_url,
+            drive_api_url=settings.google_drive_api_url,
+            cell_limit=settings.google_sheets_cell_limit,
+        )
     if options.get("drive_folder"):
         files = DriveStore(
             str(options["drive_folder"]), credentials, api_url=settings.google_drive_api_url,
@@ -163,6 +168,8 @@ def check_access(
 def service_account_path(value: str) -> str:
     path = Path(value).expanduser()
     if not path.is_file():
-        raise ConfigError(f"No service-account key file at {path}.",
-                          action="Pass --google-credentials user, adc, or a key file path.")
+        raise ConfigError(
+            f"No service-account key file at {path}.",
+            action="Pass --google-credentials user, adc, or a key file path.",
+        )
     return str(path.resolve())

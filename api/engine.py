@@ -130,9 +130,7 @@ class SyncEngine:
                 include_preview=bool(connection.options.get("include_preview", True)),
             )
             out.plan = plan
-            collected, error = self._collect(
-                provider, connection, destination, plan, full, report
-            )
+            collected, error = self._collect(provider, connection, destination, plan, full, report)
         finally:
             provider.close()
         self._write(connection, destination.sink, plan, collected, report, out)

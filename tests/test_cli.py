@@ -57,8 +57,12 @@ def test_demo_leaves_a_workbook_and_archive_and_finds_nothing_new_the_second_tim
 
 @pytest.fixture
 def sim() -> DigitalOceanSimulator:
-    config = DOSimConfig(months=3, items_per_invoice=6, today=TODAY,
-                         tokens={DEMO_TOKEN: "billing", "dop_v1_" + "b" * 64: "no_billing"})
+    config = DOSimConfig(
+        months=3,
+        items_per_invoice=6,
+        today=TODAY,
+        tokens={DEMO_TOKEN: "billing", "dop_v1_" + "b" * 64: "no_billing"},
+    )
     with DigitalOceanSimulator(config) as simulator:
         yield simulator
 
@@ -148,15 +152,19 @@ def test_a_killed_sync_is_completed_by_the_next_run(tmp_path: Path) -> None:
         sheet = openpyxl.load_workbook(where / "ledger.xlsx", read_only=True)[tab]
         header = [c for c in next(sheet.iter_rows(max_row=1, values_only=True))]
         skip = header.index("Synced At") if "Synced At" in header else -1
-        return [tuple(v for i, v in enumerate(r) if i != skip and not _is_path(v))
-                for r in sheet.iter_rows(min_row=2, values_only=True)]
+        return [
+            tuple(v for i, v in enumerate(r) if i != skip and not _is_path(v))
+            for r in sheet.iter_rows(min_row=2, values_only=True)
+        ]
 
     assert rows(home, "Invoices") == rows(clean, "Invoices")
     assert rows(home, "Line Items") == rows(clean, "Line Items")
-    archived = sorted(p.name for p in (home / "archive").rglob("*") if p.is_file()
-                      and not p.name.startswith("."))
-    assert archived == sorted(p.name for p in (clean / "archive").rglob("*") if p.is_file()
-                              and not p.name.startswith("."))
+    archived = sorted(
+        p.name for p in (home / "archive").rglob("*") if p.is_file() and not p.name.startswith(".")
+    )
+    assert archived == sorted(
+        p.name for p in (clean / "archive").rglob("*") if p.is_file() and not p.name.startswith(".")
+    )
 
 
 def _is_path(value: object) -> bool:

@@ -71,13 +71,32 @@ def test_quantize_follows_the_currency_minor_unit() -> None:
 
 
 def _invoice(total: str, currency: str = "USD") -> Invoice:
-    return Invoice("DigitalOcean", "Acme", "1", "digitalocean:u1", "2026-01", "Issued", currency,
-                   Decimal(total))
+    return Invoice(
+        "DigitalOcean",
+        "Acme",
+        "1",
+        "digitalocean:u1",
+        "2026-01",
+        "Issued",
+        currency,
+        Decimal(total),
+    )
 
 
 def _line(amount: str, position: int, currency: str = "USD") -> LineItem:
-    return LineItem("DigitalOcean", "Acme", "1", "digitalocean:u1", "2026-01", position, "Droplets",
-                    "Compute", "web", Decimal(amount), currency)
+    return LineItem(
+        "DigitalOcean",
+        "Acme",
+        "1",
+        "digitalocean:u1",
+        "2026-01",
+        position,
+        "Droplets",
+        "Compute",
+        "web",
+        Decimal(amount),
+        currency,
+    )
 
 
 def test_reconcile_within_one_cent() -> None:
@@ -114,8 +133,9 @@ def test_plan_full_refetches_known_invoices_as_updates() -> None:
 
 
 def test_plan_without_preview_drops_and_removes_previews() -> None:
-    plan = plan_sync([_ref("x:preview:2026-02", "t", True)], {"x:preview:2026-02": "t"},
-                     include_preview=False)
+    plan = plan_sync(
+        [_ref("x:preview:2026-02", "t", True)], {"x:preview:2026-02": "t"}, include_preview=False
+    )
     assert plan.fetch == () and plan.remove == ("x:preview:2026-02",)
 
 

@@ -85,8 +85,10 @@ def test_first_sync_reads_full_history_in_pages(sim, connect) -> None:
     assert "pageToken" not in pages[0].query and all("pageToken" in r.query for r in pages[1:])
     ref = refs[0]
     assert ref.key == f"doit:acme.example:{ref.invoice_id}" and ref.handle == {"id": ref.invoice_id}
-    assert ref.version == f"{visible[0].status(sim.now_ms)}|{visible[0].balance(sim.now_ms)}|" \
-                          f"{visible[0].total}"
+    assert (
+        ref.version == f"{visible[0].status(sim.now_ms)}|{visible[0].balance(sim.now_ms)}|"
+        f"{visible[0].total}"
+    )
 
 
 @pytest.mark.parametrize("window_days", [120, 30])
@@ -107,7 +109,8 @@ def test_window_re_read_catches_late_posted_invoices_and_changes(sim, connect) -
     later = {ref.key: ref for ref in provider.list_invoices(first_sync=False)}
     posted = [inv for inv in sim.visible("acme-inc") if inv.created_ms > synced_ms]
     assert {key for key in later if key not in first} == {
-        f"doit:acme.example:{inv.id}" for inv in posted}
+        f"doit:acme.example:{inv.id}" for inv in posted
+    }
     assert posted and all(inv.created_ms - inv.invoice_ms > 2 * 86_400_000 for inv in posted)
     updated = [key for key in set(later) & set(first) if later[key].version != first[key].version]
     assert updated  # same key, new version: the engine updates the row in place

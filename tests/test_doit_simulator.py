@@ -96,7 +96,8 @@ def test_filters_or_within_a_key_and_across_keys(sim: DoitSimulator) -> None:
                                   for inv in sim.visible("acme-inc"))  # fmt: skip
     paid_gcp, _ = walk(sim, filter="platform:[google-cloud]|status:PAID")
     assert paid_gcp and {(i["platform"], i["status"]) for i in paid_gcp} == {
-        ("google-cloud", "PAID")}
+        ("google-cloud", "PAID")
+    }
     open_or_late, _ = walk(sim, filter="status:OPEN|status:PAST DUE")
     assert {inv["status"] for inv in open_or_late} == {"OPEN", "PAST DUE"}
     one = gcp_or_aws[0]
@@ -153,7 +154,8 @@ def test_token_expired_fault_fires_only_on_a_paged_request(sim: DoitSimulator) -
     first = get(sim, maxResults=5)
     assert first.status_code == 200  # no pageToken: the fault waits
     assert get(sim, pageToken=first.json()["pageToken"], maxResults=5).json()["code"] == (
-        "pagination_token_expired")
+        "pagination_token_expired"
+    )
     assert get(sim, pageToken=first.json()["pageToken"], maxResults=5).status_code == 200
 
 
@@ -189,8 +191,10 @@ def test_tenant_header_and_legacy_customer_context_select_the_tenant(sim: DoitSi
 
 
 def test_validate_reports_domain_and_uses_the_legacy_error_shape(sim: DoitSimulator) -> None:
-    assert get(sim, "/auth/v1/validate").json() == {"domain": "acme.example",
-                                                     "email": "api@example.com"}
+    assert get(sim, "/auth/v1/validate").json() == {
+        "domain": "acme.example",
+        "email": "api@example.com",
+    }
     refused = get(sim, "/auth/v1/validate", headers={"Authorization": "Bearer nope"})
     assert refused.status_code == 401 and refused.json() == {"error": "Invalid API key"}
 

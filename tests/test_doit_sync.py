@@ -31,29 +31,53 @@ def doit_sim() -> Iterator[DoitSimulator]:
 
 def workbook_services(settings: Settings, sim: DoitSimulator) -> Services:
     built = build(replace(settings, doit_api_url=sim.url))
-    connections.connect(state=built.state, secrets=built.secrets, providers=built.provider,
-                        provider="doit", name=NAME, token=DEMO_KEY, options={"window_days": 120})
+    connections.connect(
+        state=built.state,
+        secrets=built.secrets,
+        providers=built.provider,
+        provider="doit",
+        name=NAME,
+        token=DEMO_KEY,
+        options={"window_days": 120},
+    )
     return built
 
 
 def sheet_services(settings: Settings, sim: DoitSimulator, fake: FakeGoogle) -> Services:
-    settings = replace(settings, doit_api_url=sim.url, google_sheets_api_url=fake.url,
-                       google_drive_api_url=fake.url, google_oauth_token_uri=fake.url + "/token")
+    settings = replace(
+        settings,
+        doit_api_url=sim.url,
+        google_sheets_api_url=fake.url,
+        google_drive_api_url=fake.url,
+        google_oauth_token_uri=fake.url + "/token",
+    )
     built = build(settings)
-    grant = {"client_id": "cid", "client_secret": "cs", "refresh_token": "fake-refresh",
-             "scopes": list(SCOPES)}
+    grant = {
+        "client_id": "cid",
+        "client_secret": "cs",
+        "refresh_token": "fake-refresh",
+        "scopes": list(SCOPES),
+    }
     ref = built.secrets.put("google-oauth", json.dumps(grant))
     remember_login(settings, ref)
     book = fake.sheets.create()  # type: ignore[attr-defined]
-    connections.connect(state=built.state, secrets=built.secrets, providers=built.provider,
-                        provider="doit", name=NAME, token=DEMO_KEY,
-                        options={"window_days": 120, "sheet": book.id, "google_ref": ref})
+    connections.connect(
+        state=built.state,
+        secrets=built.secrets,
+        providers=built.provider,
+        provider="doit",
+        name=NAME,
+        token=DEMO_KEY,
+        options={"window_days": 120, "sheet": book.id, "google_ref": ref},
+    )
     return built
 
 
 @pytest.fixture(params=["workbook", "sheet"])
 def services(
-    request: pytest.FixtureRequest, settings: Settings, doit_sim: DoitSimulator,
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    doit_sim: DoitSimulator,
     fake_google: FakeGoogle,
 ) -> Services:
     if request.param == "workbook":
@@ -106,12 +130,18 @@ def test_status_and_balance_changes_update_rows_in_place(
     assert run.status == "succeeded" and run.counts.updated > 0 and run.counts.new > 0
     after = by_id(services)
     now = doit_sim.now_ms
-    changed = [i for i in before if (before[i]["Status"], before[i]["Balance Due"])
-               != (after[i]["Status"], after[i]["Balance Due"])]
+    changed = [
+        i
+        for i in before
+        if (before[i]["Status"], before[i]["Balance Due"])
+        != (after[i]["Status"], after[i]["Balance Due"])
+    ]
     assert changed  # something really moved, e.g. OPEN -> PAST DUE -> PAID
     for inv in doit_sim.visible(TENANT):
         assert (after[inv.id]["Status"], after[inv.id]["Balance Due"]) == (
-            inv.status(now), inv.balance(now))
+            inv.status(now),
+            inv.balance(now),
+        )
     rows = sink(services).rows("Invoices")
     assert len(rows) == len({row["Invoice Key"] for row in rows})  # never a second row
     assert [row["Invoice ID"] for row in rows][: len(order_before)] == order_before  # in place

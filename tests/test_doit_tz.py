@@ -73,8 +73,17 @@ def test_the_trap_is_real_local_time_would_move_dates(synced: dict[str, dict]) -
 
 @pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Tokyo"])
 def test_client_mapping_tests_pass_under_zone(zone: str) -> None:
-    child = _run(zone, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                 "tests/test_doit_client.py", "-k", "mapping or jpy or window or transitions")
+    child = _run(
+        zone,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_doit_client.py",
+        "-k",
+        "mapping or jpy or window or transitions",
+    )
     assert child.returncode == 0, child.stdout[-2000:]
     progress = child.stdout.split()[0]
     assert set(progress) == {"."} and len(progress) >= 6  # all selected tests ran and passed

@@ -36,8 +36,9 @@ def ledger(services: Services) -> dict[str, list[dict[str, Any]]]:
     """The ledger as a person would compare it: every tab but Runs, minus sync timestamps."""
     tabs = {}
     for tab in ("Invoices", "Line Items"):
-        tabs[tab] = [{k: v for k, v in row.items() if k != "Synced At"}
-                     for row in services.sink.rows(tab)]
+        tabs[tab] = [
+            {k: v for k, v in row.items() if k != "Synced At"} for row in services.sink.rows(tab)
+        ]
     return tabs
 
 
@@ -106,8 +107,12 @@ def test_the_workbook_read_with_openpyxl_equals_the_store_and_the_provider(
     assert tricky and all(isinstance(text, str) for text in tricky)
     assert all(isinstance(r["Total"], int | float) for r in invoices)
     assert all(isinstance(r["Invoice Date"], dt.datetime) for r in invoices)
-    assert all(book[tab].cell(r, c).data_type != "f" for tab in book.sheetnames
-               for r in range(1, book[tab].max_row + 1) for c in range(1, book[tab].max_column + 1))
+    assert all(
+        book[tab].cell(r, c).data_type != "f"
+        for tab in book.sheetnames
+        for r in range(1, book[tab].max_row + 1)
+        for c in range(1, book[tab].max_column + 1)
+    )
 
 
 def test_rerun_with_nothing_new_downloads_nothing(
@@ -149,8 +154,11 @@ def test_preview_is_replaced_then_removed_when_final_arrives(
     rows = services.sink.rows("Invoices")
     finals = [r for r in rows if r["Period"] == closing_period]
     assert [r["Status"] for r in finals] == ["Issued"]  # the preview row is gone, the final is in
-    assert not [line for line in services.sink.rows("Line Items")
-                if line["Invoice Key"] == f"digitalocean:preview:{closing_period}"]
+    assert not [
+        line
+        for line in services.sink.rows("Line Items")
+        if line["Invoice Key"] == f"digitalocean:preview:{closing_period}"
+    ]
     assert len([r for r in rows if r["Status"] == "Preview"]) == 1  # the new month's preview
 
 
@@ -291,8 +299,11 @@ def test_token_never_leaves_the_encrypted_store(
     assert DEMO_TOKEN not in repr(connection) and DEMO_TOKEN not in repr(runs)
     out, err = capfd.readouterr()
     assert DEMO_TOKEN not in out + err
-    leaks = [p for p in services.settings.home.rglob("*") if p.is_file()
-             and DEMO_TOKEN.encode() in p.read_bytes()]
+    leaks = [
+        p
+        for p in services.settings.home.rglob("*")
+        if p.is_file() and DEMO_TOKEN.encode() in p.read_bytes()
+    ]
     assert leaks == []
     assert services.secrets.get(connection.secret_ref) == DEMO_TOKEN
 
@@ -303,8 +314,14 @@ def test_token_never_leaves_the_encrypted_store(
 @pytest.fixture
 def clean_ledger(tmp_path: Path, settings: Settings, do_sim: DigitalOceanSimulator) -> dict:
     """The ledger one clean run produces, in a home of its own."""
-    clean = build(replace(settings, home=tmp_path / "clean", database_url=f"sqlite:///{tmp_path}/c.db",
-                          digitalocean_api_url=do_sim.url))
+    clean = build(
+        replace(
+            settings,
+            home=tmp_path / "clean",
+            database_url=f"sqlite:///{tmp_path}/c.db",
+            digitalocean_api_url=do_sim.url,
+        )
+    )
     connect(clean)
     assert clean.engine.sync(NAME).status == "succeeded"
     do_sim.requests.clear()
@@ -328,8 +345,10 @@ def _preview_row(services: Services) -> dict[str, Any]:
 
 
 def _assert_archive_has_one_copy_each(services: Services) -> None:
-    files = [p for p in services.settings.archive_dir.rglob("*") if p.is_file()
-             and not p.name.startswith(".")]
+    files = [
+        p
+        for p in services.settings.archive_dir.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    ]
     invoices = [r for r in services.sink.rows("Invoices") if r["Status"] != "Preview"]
     assert len(files) == 2 * len(invoices)
-

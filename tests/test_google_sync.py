@@ -27,18 +27,27 @@ LINK_COLUMNS = ("PDF", "CSV", "Synced At")
 def google_settings(
     settings: Settings, do_sim: DigitalOceanSimulator, fake_google: FakeGoogle
 ) -> Settings:
-    return replace(settings, digitalocean_api_url=do_sim.url,
-                   google_sheets_api_url=fake_google.url, google_drive_api_url=fake_google.url,
-                   google_oauth_token_uri=fake_google.url + "/token")
+    return replace(
+        settings,
+        digitalocean_api_url=do_sim.url,
+        google_sheets_api_url=fake_google.url,
+        google_drive_api_url=fake_google.url,
+        google_oauth_token_uri=fake_google.url + "/token",
+    )
 
 
 @pytest.fixture
 def services(google_settings: Settings, fake_google: FakeGoogle) -> Services:
     """A signed-in user whose connection writes to their own Sheet and Drive folder."""
     built = build(google_settings)
-    grant = {"type": "authorized_user", "client_id": "cid", "client_secret": "cs",
-             "refresh_token": REFRESH, "token_uri": google_settings.google_oauth_token_uri,
-             "scopes": list(SCOPES)}  # what `billsync google login` stores
+    grant = {
+        "type": "authorized_user",
+        "client_id": "cid",
+        "client_secret": "cs",
+        "refresh_token": REFRESH,
+        "token_uri": google_settings.google_oauth_token_uri,
+        "scopes": list(SCOPES),
+    }  # what `billsync google login` stores
     ref = built.secrets.put("google-oauth", json.dumps(grant))
     remember_login(google_settings, ref)
     book = fake_google.sheets.create()  # type: ignore[attr-defined]
@@ -70,10 +79,19 @@ def test_sheet_and_drive_hold_the_same_ledger_as_the_workbook(
     run = services.engine.sync(NAME)
     assert run.status == "succeeded", run.message
 
-    local = build(replace(google_settings, home=tmp_path / "local",
-                          database_url=f"sqlite:///{tmp_path}/local.db"))
-    connections.connect(state=local.state, secrets=local.secrets, providers=local.provider,
-                        provider="digitalocean", name=NAME, token=DEMO_TOKEN)
+    local = build(
+        replace(
+            google_settings, home=tmp_path / "local", database_url=f"sqlite:///{tmp_path}/local.db"
+        )
+    )
+    connections.connect(
+        state=local.state,
+        secrets=local.secrets,
+        providers=local.provider,
+        provider="digitalocean",
+        name=NAME,
+        token=DEMO_TOKEN,
+    )
     assert local.engine.sync(NAME).status == "succeeded"
     assert ledger(sheet(services)) == ledger(local.sink)
 
@@ -116,8 +134,11 @@ def test_a_changed_preview_is_one_batch_write_plus_its_run_row(
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", r".*:batchUpdate$"), ("POST", r"^/upload/drive/v3/files$"),
-     ("POST", r"^/drive/v3/files$")],
+    [
+        ("POST", r".*:batchUpdate$"),
+        ("POST", r"^/upload/drive/v3/files$"),
+        ("POST", r"^/drive/v3/files$"),
+    ],
 )
 def test_a_write_applied_but_unanswered_never_duplicates(
     services: Services, fake_google: FakeGoogle, method: str, path: str

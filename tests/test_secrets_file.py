@@ -65,8 +65,11 @@ def test_the_wrong_key_is_a_clear_error_without_the_token_or_key(tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("content", "expected"),
-    [(b"{not json", "damaged"), (b'{"x": 1}', "expected format"),
-     (b'{"x": "garbage"}', "decrypted")],  # fmt: skip
+    [
+        (b"{not json", "damaged"),
+        (b'{"x": 1}', "expected format"),
+        (b'{"x": "garbage"}', "decrypted"),
+    ],  # fmt: skip
 )
 def test_a_corrupt_store_is_a_clear_error(tmp_path: Path, content: bytes, expected: str) -> None:
     secrets = store(tmp_path)

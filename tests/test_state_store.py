@@ -312,8 +312,9 @@ def test_a_lock_held_by_a_dead_local_process_is_taken_over_at_once(
         "import sys; from api.adapters.sql_state import SqlStateStore;"
         "print(SqlStateStore(sys.argv[1]).start_run('acme', 'cli').id)"
     )
-    child = subprocess.run([sys.executable, "-c", script, database_url], capture_output=True,
-                           text=True, check=True)  # starts a run, then dies without finishing it
+    child = subprocess.run(
+        [sys.executable, "-c", script, database_url], capture_output=True, text=True, check=True
+    )  # starts a run, then dies without finishing it
     orphan = child.stdout.strip()
     assert store.get_run(orphan).status == "running"
 

@@ -142,4 +142,4 @@ def _name(ref: str) -> str:
             "This secret reference is not one of the local secret store's.",
             action="Connect the provider again.",
         )
-    return ref[len(PREFIX):]
+    return ref[len(PREFIX) :]

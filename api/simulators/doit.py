@@ -184,14 +184,20 @@ class DoitSimulator:
         entry = self.config.keys.get(_bearer(request))
         if entry is None:
             raise ApiProblem(401, "unauthorized", "missing or invalid bearer token")
-        allowed = [entry["tenant"]] if entry.get("tenant") else list(
-            entry.get("tenants") or self.config.tenants)
+        allowed = (
+            [entry["tenant"]]
+            if entry.get("tenant")
+            else list(entry.get("tenants") or self.config.tenants)
+        )
         asked = request.headers.get("X-Tenant-Id") or ""
         if not asked and entry.get("legacy"):  # customerContext only counts for legacy keys
             asked = request.args.get("customerContext", "")
         if asked and asked not in allowed:
-            raise ApiProblem(400, "tenant_id_mismatch",
-                             "X-Tenant-Id does not match the tenant the credential is scoped to.")
+            raise ApiProblem(
+                400,
+                "tenant_id_mismatch",
+                "X-Tenant-Id does not match the tenant the credential is scoped to.",
+            )
         if not asked and len(allowed) != 1:
             raise ApiProblem(400, "tenant_id_required", "X-Tenant-Id header is required when "
                              "the credential can access more than one tenant.")  # fmt: skip
@@ -216,7 +222,7 @@ class DoitSimulator:
                 if (low is None or inv.created_ms >= low)
                 and (high is None or inv.created_ms <= high)
                 and matches(inv, filters, now)]  # fmt: skip
-        page = rows[offset:offset + size]
+        page = rows[offset : offset + size]
         body: dict[str, Any] = {"invoices": [self._summary(inv) for inv in page],
                                 "rowCount": len(page)}  # fmt: skip
         if offset + size < len(rows):
@@ -266,8 +272,11 @@ class DoitSimulator:
             if data["q"] != _digest(query):
                 raise ValueError("another query")
         except (ValueError, KeyError, TypeError):
-            raise ApiProblem(400, "pagination_token_invalid", "The pageToken cursor is "
-                             "structurally invalid (decode failure or tampering).") from None
+            raise ApiProblem(
+                400,
+                "pagination_token_invalid",
+                "The pageToken cursor is structurally invalid (decode failure or tampering).",
+            ) from None
         if self._clock() - float(data["t"]) > self.config.token_ttl:
             raise _expired()
         return int(data["o"])
@@ -287,7 +296,8 @@ class DoitSimulator:
             return Response(json.dumps({"error": problem.detail}), problem.status, headers,
                             content_type="application/json")  # fmt: skip
         title = ApiProblem.TITLES_BY_CODE.get(problem.code) or ApiProblem.TITLES.get(
-            problem.status, "Error")
+            problem.status, "Error"
+        )
         body = {"type": f"https://developer.doit.com/errors/{problem.code}", "title": title,
                 "status": problem.status, "detail": problem.detail,
                 "instance": f"https://api.doit.com/requests/{request_id}", "code": problem.code,
@@ -298,13 +308,16 @@ class DoitSimulator:
     def _fault_error(self, status: int, request: Request, headers: dict[str, str]) -> Response:
         del headers  # DoiT sends 429 without Retry-After: clients must back off on their own
         if status == 524:  # Cloudflare in front of DoiT gave up waiting for the origin
-            page = ("<!DOCTYPE html><html><head><title>api.doit.com | 524: A timeout occurred"
-                    "</title></head><body><h1>Error 524</h1></body></html>")
+            page = (
+                "<!DOCTYPE html><html><head><title>api.doit.com | 524: A timeout occurred"
+                "</title></head><body><h1>Error 524</h1></body></html>"
+            )
             return Response(page, 524, content_type="text/html; charset=UTF-8")
         codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limited",
                  500: "internal_error", 502: "bad_gateway", 503: "unavailable"}  # fmt: skip
         detail = {429: "too many requests", 500: "an unexpected error occurred"}.get(
-            status, codes.get(status, "error").replace("_", " "))
+            status, codes.get(status, "error").replace("_", " ")
+        )
         return self._problem(request, ApiProblem(status, codes.get(status, "error"), detail))
 
 

@@ -62,7 +62,7 @@ CATALOG: dict[str, tuple[tuple[str, str, str], ...]] = {
     ),
     "perfectscale": (
         ("PerfectScale", "Kubernetes optimisation, per vCPU", "1.35"),
-        ("=HYPERLINK(\"http://evil.example\",\"Support\")", "Formula-like text stays text", "0.1"),
+        ('=HYPERLINK("http://evil.example","Support")', "Formula-like text stays text", "0.1"),
     ),
 }
 
@@ -98,8 +98,9 @@ class SimInvoice:
 
     @property
     def total(self) -> Decimal:
-        return sum((quantize(line.qty * line.price, self.currency) for line in self.lines),
-                   Decimal(0))
+        return sum(
+            (quantize(line.qty * line.price, self.currency) for line in self.lines), Decimal(0)
+        )
 
     def balance(self, now_ms: int) -> Decimal:
         paid = sum((amount for when, amount in self.payments if when <= now_ms), Decimal(0))
@@ -125,9 +126,7 @@ def month_starts(today: dt.date, months: int) -> list[dt.date]:
     return starts
 
 
-def generate(
-    tenants: Sequence[str], today: dt.date, months: int, seed: int
-) -> list[SimInvoice]:
+def generate(tenants: Sequence[str], today: dt.date, months: int, seed: int) -> list[SimInvoice]:
     rng = random.Random(seed)
     invoices: list[SimInvoice] = []
     for tenant_index, tenant in enumerate(tenants):
@@ -236,8 +235,9 @@ def parse_filter(raw: Sequence[str]) -> dict[str, list[str]]:
                                  f"supported keys: {', '.join(FILTER_KEYS)}")  # fmt: skip
             filters.setdefault(key, []).append(value)
     if sum(len(values) > 1 for values in filters.values()) > 1:
-        raise ApiProblem(400, "validation_failed",
-                         "Having multiple keys multiple times is not supported.")
+        raise ApiProblem(
+            400, "validation_failed", "Having multiple keys multiple times is not supported."
+        )
     return filters
 
 

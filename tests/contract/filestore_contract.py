@@ -63,9 +63,7 @@ class FileStoreContract:
         assert self.read(store, second) == b"%PDF re-issued, corrected"
         assert self.count_files(store) == 1
 
-    def test_pdf_and_csv_of_many_invoices_each_get_a_file(
-        self, store: Any, tmp_path: Path
-    ) -> None:
+    def test_pdf_and_csv_of_many_invoices_each_get_a_file(self, store: Any, tmp_path: Path) -> None:
         for number in (1, 2, 3):
             for kind in ("pdf", "csv"):
                 source, digest = document(tmp_path, f"{kind} {number}".encode())

@@ -27,8 +27,13 @@ def google() -> Iterator[FakeGoogle]:
 
 
 def credentials(fake: FakeGoogle) -> Credentials:
-    return Credentials(token="fake-access", refresh_token="fake-refresh",
-                       token_uri=fake.url + "/token", client_id="cid", client_secret="cs")
+    return Credentials(
+        token="fake-access",
+        refresh_token="fake-refresh",
+        token_uri=fake.url + "/token",
+        client_id="cid",
+        client_secret="cs",
+    )
 
 
 class MemoryDocuments:
@@ -48,8 +53,9 @@ class TestSheetsLedger(LedgerSinkContract):
     @pytest.fixture
     def sink(self, google: FakeGoogle) -> SheetsLedger:
         book = google.sheets.create()  # type: ignore[attr-defined]
-        ledger = SheetsLedger(book.id, credentials(google), api_url=google.url,
-                              sleep=lambda _: None)
+        ledger = SheetsLedger(
+            book.id, credentials(google), api_url=google.url, sleep=lambda _: None
+        )
         ledger.fake = google  # type: ignore[attr-defined]
         return ledger
 
@@ -62,8 +68,14 @@ class TestDriveStore(FileStoreContract):
     @pytest.fixture
     def store(self, google: FakeGoogle) -> DriveStore:
         root = google.drive.add_folder("Bookkeeping")  # type: ignore[attr-defined]
-        store = DriveStore(root, credentials(google), api_url=google.url, state=MemoryDocuments(),
-                           connection="c", sleep=lambda _: None)
+        store = DriveStore(
+            root,
+            credentials(google),
+            api_url=google.url,
+            state=MemoryDocuments(),
+            connection="c",
+            sleep=lambda _: None,
+        )
         store.fake = google  # type: ignore[attr-defined]
         return store
 
