@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from api.adapters.atomic import fsync_dir, replacing
 from api.core.model import DocumentLink, Invoice
 from api.core.text import safe_file_name
 from api.errors import SinkError
@@ -98,7 +99,7 @@ class FolderStore:
             if staged is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(staged)
-        _fsync_dir(target.parent)  # the rename survives a power cut before the engine records it
+        fsync_dir(target.parent)  # the rename survives a power cut before the engine records it
         if journal is not None:
             try:
                 os.fsync(journal)
@@ -135,7 +136,8 @@ class FolderStore:
         """
         entries = self._read_index()
         text = json.dumps(entries, indent=1, sort_keys=True, ensure_ascii=False)
-        _write_atomically(self.root / INDEX_NAME, text.encode("utf-8"))
+        with replacing(self.root / INDEX_NAME) as out:
+            out.write(text.encode("utf-8"))
         os.ftruncate(journal, 0)
         os.fsync(journal)
 
@@ -216,24 +218,3 @@ def _stage(source: Path, target: Path) -> str:
             os.unlink(temp)
         raise
     return temp
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from api.adapters.atomic import replacing
 from api.errors import SecretError
 
 PREFIX = "local:"
@@ -84,17 +83,9 @@ class FernetSecretStore:
 
     def _store(self, secrets: dict[str, str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # mkstemp creates the file with mode 0600 before anything is written into it.
-        handle, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(secrets, out, indent=1, sort_keys=True)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, self.path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
+        # replacing() creates the temp file with mode 0600 before anything is written into it.
+        with replacing(self.path) as out:
+            out.write(json.dumps(secrets, indent=1, sort_keys=True).encode("utf-8"))
 
     def _fernet(self, *, create: bool) -> Fernet:
         key = self._key if self._key else self._key_file(create=create)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
-import os
-import tempfile
 import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from api.adapters.atomic import replacing
 from api.adapters.workbook_cells import model_value, row_typer
 from api.adapters.workbook_sheets import TABS, TabEdit, fill_book, filled, header_names
 from api.adapters.xlsx_package import BookWriter
@@ -140,26 +139,17 @@ class WorkbookLedger:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _save(self, fill: Callable[[BookWriter], None]) -> None:
-        handle, temp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
         try:
-            with open(handle, "wb") as file:
+            with replacing(self.path) as file:
                 book = BookWriter(file, self.clock())
                 fill(book)
                 book.close()
-                os.fsync(file.fileno())
-            os.replace(temp, self.path)
-            _fsync_dir(self.path.parent)
         except OSError as exc:
             raise SinkError(
                 f"The ledger {self.path} could not be saved ({exc.strerror or exc}); it was left "
                 "as it was.",
                 action="Check the disk space and that the folder is writable, then sync again.",
             ) from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
 
 
 def _replace_groups(
@@ -218,11 +208,3 @@ def _fill(
             for index, old in zip(extra, kept.get(row[row_key], ()), strict=False):
                 row[index] = old
         yield row
-
-
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
