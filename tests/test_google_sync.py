@@ -128,6 +128,8 @@ def test_a_changed_preview_is_one_batch_write_plus_its_run_row(
     assert run.counts.updated == 1
     writes = [c.method_id for c in fake_google.calls.writes()]
     assert writes == ["sheets.spreadsheets.batchUpdate", "sheets.spreadsheets.batchUpdate"]
+    reads = [c.method_id for c in fake_google.calls.reads()]
+    assert reads == ["sheets.spreadsheets.getByDataFilter"]  # one read: tabs, rows, keys
     previews = [r for r in sheet(services).rows("Invoices") if r["Status"] == "Preview"]
     assert len(previews) == 1
 

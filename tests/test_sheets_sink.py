@@ -29,6 +29,7 @@ SHEET = "sheet-1"
 SYNCED = dt.datetime(2026, 2, 2, 3, 4, 5, tzinfo=dt.UTC)
 BATCH_UPDATE = "sheets.spreadsheets.batchUpdate"
 BATCH_GET = "sheets.spreadsheets.values.batchGet"
+SNAPSHOT = "sheets.spreadsheets.getByDataFilter"
 INVOICE_HEADER = list(INVOICE_COLUMNS)
 LINE_HEADER = list(LINE_COLUMNS)
 
@@ -88,6 +89,14 @@ def methods(fake: FakeGoogle, since: int = 0) -> list[str]:
             if call.method_id != "oauth2.token"]  # fmt: skip
 
 
+def dimension_tags(fake: FakeGoogle) -> list[tuple[str, str, str, int]]:
+    """(key, role, dimension, index) of each metadata on a row or column, sorted."""
+    book = fake.sheets.books[SHEET]  # type: ignore[attr-defined]
+    return sorted((m["metadataKey"], m["metadataValue"], span["dimension"], span["startIndex"])
+                  for m in book.metadata.values()
+                  if (span := m["location"].get("dimensionRange")))  # fmt: skip
+
+
 @pytest.fixture
 def fake(fake_google: FakeGoogle) -> FakeGoogle:  # noqa: F811
     fake_google.sheets.create(SHEET)  # type: ignore[attr-defined]
@@ -98,11 +107,15 @@ def test_first_sync_creates_typed_tabs_with_one_read_and_one_write(fake: FakeGoo
     sink = make_sink(fake)
     sink.write(batch(invoice(1), invoice(2)))
 
-    # tab look-up, tab setup, the ledger write: tabs it just added have no keys to read
-    assert methods(fake) == ["get", "batchUpdate", "batchUpdate"]
+    # the one read finds no tab of ours; the setup answers with every tab; the ledger write
+    assert methods(fake) == ["getByDataFilter", "batchUpdate", "batchUpdate"]
     book = fake.sheets.books[SHEET]  # type: ignore[attr-defined]
-    roles = {m["metadataValue"]: m["location"]["sheetId"] for m in book.metadata.values()}
+    roles = {m["metadataValue"]: m["location"]["sheetId"] for m in book.metadata.values()
+             if m["metadataKey"] == "billsync.tab"}  # fmt: skip
     assert set(roles) == {"invoices", "line_items", "runs"}
+    assert dimension_tags(fake) == [("billsync.header", "line_items", "ROWS", 0),
+                                    ("billsync.header", "runs", "ROWS", 0),
+                                    ("billsync.key", "line_items", "COLUMNS", 20)]  # fmt: skip
     lines = fake.sheets.tab(SHEET, "Line Items")  # type: ignore[attr-defined]
     assert lines.frozen_rows == 1 and lines.basic_filter is not None
     assert [r["Line Key"] for r in lines.records()] == [f"doit:acme:{n}#{i}" for n in (1, 2)
@@ -131,7 +144,7 @@ def test_rerun_makes_one_read_and_no_write(fake: FakeGoogle) -> None:
 
     sink.write(batch(invoice(1), invoice(2)))
 
-    assert methods(fake, before) == ["batchGet"]
+    assert methods(fake, before) == ["getByDataFilter"]
     assert fake.calls.writes()[-1].method_id == BATCH_UPDATE and len(fake.calls.writes()) == 2
 
 
@@ -142,7 +155,7 @@ def test_updated_doit_invoice_is_rewritten_in_place(fake: FakeGoogle) -> None:
 
     sink.write(batch(invoice(1, status="Paid", balance="0", lines=2)))
 
-    assert methods(fake, before) == ["batchGet", "batchUpdate"]
+    assert methods(fake, before) == ["getByDataFilter", "batchUpdate"]
     rows = sink.rows("Invoices")
     assert [(r["Invoice Key"], r["Status"], r["Balance Due"]) for r in rows] == [
         ("doit:acme:1", "Paid", Decimal("0.00")),
@@ -171,10 +184,12 @@ def test_renamed_moved_tab_and_reordered_columns_keep_working(fake: FakeGoogle) 
     fake.sheets.move(SHEET, "Bills 2026", 0)  # type: ignore[attr-defined]
     order = ["Line Key", "Amount", "Description"]
     fake.sheets.reorder_columns(SHEET, "Line Items", order)  # type: ignore[attr-defined]
+    before = len(fake.calls)
 
     sink = make_sink(fake)
     sink.write(batch(invoice(1, status="Refunded"), invoice(2)))
 
+    assert methods(fake, before) == ["getByDataFilter", "batchUpdate"]  # still one read
     titles = [tab.title for tab in fake.sheets.books[SHEET].tabs]  # type: ignore[attr-defined]
     assert titles.count("Invoices") == 0 and "Bills 2026" in titles
     assert [r["Status"] for r in sink.rows("Invoices")] == ["Refunded", "Paid"]
@@ -185,14 +200,14 @@ def test_renamed_moved_tab_and_reordered_columns_keep_working(fake: FakeGoogle) 
 
 
 @pytest.mark.parametrize("kind", ["drop_after_apply", "500", "429"])
-@pytest.mark.parametrize("target", [0, 1, 2, 3])  # setup write, metadata read, key read, write
+@pytest.mark.parametrize("target", [0, 1, 2, 3])  # setup write, first read, read, ledger write
 def test_faults_at_every_call_leave_no_duplicates(fake: FakeGoogle, kind: str, target: int) -> None:
     sleeps: list[float] = []
     sink = make_sink(fake, sleeps)
-    paths = [(r":batchUpdate$", "POST"), (r"/sheet-1$", "GET"), (r"values:batchGet", "GET"),
-             (r":batchUpdate$", "POST")]  # fmt: skip
+    paths = [(r":batchUpdate$", "POST"), (r":getByDataFilter$", "POST"),
+             (r":getByDataFilter$", "POST"), (r":batchUpdate$", "POST")]  # fmt: skip
     regex, verb = paths[target]
-    if target == 3:
+    if target >= 2:
         sink.rows("Runs")  # the setup write is done: the fault hits the ledger write
     fake.faults.add(kind, method=verb, path_regex=regex)
 
@@ -226,27 +241,27 @@ def test_append_run_after_a_dropped_answer_is_not_duplicated(fake: FakeGoogle) -
 def test_persistent_5xx_gives_up_with_a_retriable_error(fake: FakeGoogle) -> None:
     sink = make_sink(fake, max_attempts=2)
     sink.rows("Runs")
-    reads = len(fake.calls.of(BATCH_GET))
-    fake.faults.add("500", path_regex=r"values:batchGet", times=10)
+    reads = len(fake.calls.of(SNAPSHOT))
+    fake.faults.add("500", path_regex=r":getByDataFilter$", times=10)
 
     with pytest.raises(RetriableSinkError) as caught:
         sink.write(batch(invoice(1)))
 
-    assert len(fake.calls.of(BATCH_GET)) - reads == 2 and "next run" in str(caught.value)
+    assert len(fake.calls.of(SNAPSHOT)) - reads == 2 and "next run" in str(caught.value)
     assert len(fake.calls.writes()) == 1  # only the tab setup
 
 
 def test_small_batches_split_into_atomic_bodies(fake: FakeGoogle) -> None:
     sink = make_sink(fake, max_batch_bytes=20_000)
     sink.rows("Runs")
-    before, reads = len(fake.calls.writes()), len(fake.calls.of(BATCH_GET))
+    before, reads = len(fake.calls.writes()), len(fake.calls.reads())
 
     sink.write(batch(*(invoice(n, lines=20) for n in range(1, 7))))
 
     bodies = fake.calls.writes()[before:]
     assert len(bodies) > 1
     assert all(len(json.dumps(c.body, separators=(",", ":"))) < 30_000 for c in bodies)
-    assert len(fake.calls.of(BATCH_GET)) - reads == 1  # one key read for the whole write
+    assert len(fake.calls.reads()) - reads == 1  # one read for the whole write
     assert len(sink.rows("Line Items")) == 120
 
 
@@ -263,7 +278,8 @@ def test_sheet_errors_say_what_to_do(fake: FakeGoogle, setup: Any, message: str)
         sink.write(batch(invoice(1)))
 
     assert message in str(caught.value) and not caught.value.retryable
-    assert len(fake.calls.of("sheets.spreadsheets.get")) == 1  # no retry of a fatal answer
+    assert len(fake.calls.of(SNAPSHOT)) == 1  # no retry of a fatal answer
+    assert len(fake.calls) == 1
 
 
 def test_cell_limit_warns_then_refuses_a_write_that_cannot_fit(fake: FakeGoogle) -> None:

@@ -1,6 +1,8 @@
-"""Google Sheets LedgerSink: tabs found by developer metadata, one key read, atomic batch upserts.
+"""Google Sheets LedgerSink: tabs found by developer metadata, one read, atomic batch upserts.
 
-A write reads the key columns once (values.batchGet), plans typed CellData requests
+A write reads the ledger once (getByDataFilter: tabs, the Invoices rows, the header rows and
+the Line Key column, each found by developer metadata, see sheets_snapshot; a ledger whose tags
+are missing is read by header name and tagged again), plans typed CellData requests
 (sheets_plan), and sends them as batchUpdate bodies of at most ~2 MB. batchUpdate is atomic,
 so after a failure nothing of that body was applied or all of it was; the sink never repeats a
 body blindly: it re-reads the keys and re-plans, which turns an already-applied body into
@@ -33,6 +35,7 @@ from api.adapters.sheets_layout import (
 )
 from api.adapters.sheets_plan import Request, TabState, chunk
 from api.adapters.sheets_rotation import Rotation, Routed, archived_years, plan_main
+from api.adapters.sheets_snapshot import FIELDS, FILTERS, Snapshot, parse, read_tags
 from api.core.model import (
     INVOICE_COLUMNS,
     INVOICE_KEY_COLUMN,
@@ -107,6 +110,10 @@ class SheetsLedger:
         self._title = "Ledger"
         self._headers: dict[str, list[str]] = {}
         self._fresh = False  # the last layout look-up added every tab (each holds its header)
+        self._states: tuple[TabState, TabState] | None = None  # what the last snapshot read
+        self._missed: Snapshot | None = None  # a snapshot that fell short: what to re-tag
+        self._existing: set[str] = set()  # roles the last full look-up found already tagged
+        self._retag: list[Request] = []  # tags to send with the next ledger write
 
     # -- LedgerSink --------------------------------------------------------------------------
 
@@ -187,8 +194,11 @@ class SheetsLedger:
             rows = [line.row() for line in part.lines]
             book = self._book(self._archived[year])
             book.upsert(list(LINE_COLUMNS), rows, part.invoices, keep=part.unchanged)
+        if self._retag:  # ranges that lost their tags: tagged again with the first body
+            groups = [self._retag, *groups]
         for body in chunk(groups, self._max_batch):
             self._client.batch_update(body)
+        self._retag = []
 
     def _draft(
         self,
@@ -215,15 +225,26 @@ class SheetsLedger:
     # -- reading ----------------------------------------------------------------------------
 
     def _read_keys(self) -> tuple[TabState, TabState]:
-        looked_up = self._tabs is None
+        """Every write reads afresh: one snapshot, or (tags missing) a read by header name."""
+        self._tabs, self._states, self._retag = None, None, []
         layout = self._layout()
+        if self._states is not None:
+            states, self._states = self._states, None
+            return states
         inv, lines, runs = layout["invoices"], layout["line_items"], layout["runs"]
-        if looked_up and self._fresh:  # this call added the tabs: no key to read yet
+        if self._fresh:  # this call added the tabs: no key to read yet
             self._headers.update({role: list(ROLES[role][1]) for role in ROLES})
             return (TabState(inv.sheet_id, inv.title, inv.row_count, inv.column_count,
                              list(INVOICE_COLUMNS), [], [], 1),
                     TabState(lines.sheet_id, lines.title, lines.row_count, lines.column_count,
                              list(LINE_COLUMNS), [], None, 1))  # fmt: skip
+        states = self._read_by_name(inv, lines, runs)
+        if self._missed is not None:
+            tagged = {role: tab for role, tab in layout.items() if role in self._existing}
+            self._retag = self._missed.missing_tags(tagged, self._headers)
+        return states
+
+    def _read_by_name(self, inv: Tab, lines: Tab, runs: Tab) -> tuple[TabState, TabState]:
         guess = self._headers.get("line_items") or list(LINE_COLUMNS)
         key_letter = letter(guess.index(LINE_KEY_COLUMN) if LINE_KEY_COLUMN in guess else 0)
         ranges = [
@@ -236,9 +257,7 @@ class SheetsLedger:
         header = [str(v) for v in (line_header[0] if line_header else [])]
         self._headers["runs"] = [str(v) for v in (run_header[0] if run_header else [])]
         self._headers["line_items"] = header
-        if LINE_KEY_COLUMN in header and header.index(LINE_KEY_COLUMN) != guess.index(
-            LINE_KEY_COLUMN
-        ):
+        if LINE_KEY_COLUMN in header and letter(header.index(LINE_KEY_COLUMN)) != key_letter:
             column = letter(header.index(LINE_KEY_COLUMN))  # the user moved the key column
             (line_keys,), _ = self._client.values([f"{quoted(lines.title)}!{column}:{column}"])
         elif LINE_KEY_COLUMN not in header:
@@ -275,29 +294,66 @@ class SheetsLedger:
 
     def _layout(self) -> dict[str, Tab]:
         if self._tabs is None:
-            self._tabs = self._find_or_create_tabs()
+            self._tabs = self._load()
         return self._tabs
+
+    def _load(self) -> dict[str, Tab]:
+        """The one read; a full look-up (and setup) only when it does not find every range."""
+        snapshot = parse(self._client.snapshot(FILTERS, FIELDS))
+        states = snapshot.states()
+        if states is None and not snapshot.tabs and not snapshot.metadata:
+            self._missed = None  # a new ledger (or its setup was lost): nothing to re-tag
+            return self._set_up_new() or self._find_or_create_tabs()
+        if states is None:
+            self._missed = snapshot
+            return self._find_or_create_tabs()
+        self._missed, self._fresh = None, False
+        self._title = snapshot.title
+        self._archived = archived_years({"developerMetadata": snapshot.metadata})
+        invoices, lines, self._headers["runs"] = states
+        self._headers["line_items"] = list(lines.header)
+        self._states = (invoices, lines)
+        return snapshot.tabs
 
     def _all_tabs(self) -> list[Tab]:
         return [tab_of(sheet) for sheet in self._client.spreadsheet(LAYOUT_FIELDS)["sheets"]]
+
+    def _survey(self, book: Mapping[str, Any]) -> dict[str, Tab]:
+        """Our tabs by role in a spreadsheet resource; title, archives and other tabs' cells."""
+        self._title = str(book.get("properties", {}).get("title") or self._title)
+        self._archived = archived_years(book)
+        found: dict[str, Tab] = {}
+        self._others = {}
+        for sheet in book.get("sheets", []):
+            role, tab = role_of(sheet), tab_of(sheet)
+            if role in ROLES and role not in found:
+                found[role] = tab
+            else:
+                self._others[tab.sheet_id] = tab.row_count * tab.column_count
+        return found
+
+    def _set_up_new(self) -> dict[str, Tab] | None:
+        """None of our tabs exists: add them at once, the answer lists every tab (no look-up
+        first). None when Google refuses (a same-titled tab to adopt) or the answer is lost."""
+        try:
+            answer = self._client.batch_update(_setup_requests(list(ROLES), {}),
+                                               with_spreadsheet=True)  # fmt: skip
+        except SinkError:
+            return None
+        found = self._survey(answer.get("updatedSpreadsheet") or {})
+        if set(found) != set(ROLES):
+            return None
+        self._existing, self._fresh = set(), True
+        return found
 
     def _find_or_create_tabs(self) -> dict[str, Tab]:
         self._fresh = False
         for attempt in range(REPLANS + 1):
             book = self._client.spreadsheet(LAYOUT_FIELDS)
             sheets = book.get("sheets", [])
-            self._title = str(book.get("properties", {}).get("title") or self._title)
-            self._archived = archived_years(book)
-            found: dict[str, Tab] = {}
-            self._others = {}
-            for sheet in sheets:
-                role = role_of(sheet)
-                if role in ROLES and role not in found:
-                    found[role] = tab_of(sheet)
-                else:
-                    tab = tab_of(sheet)
-                    self._others[tab.sheet_id] = tab.row_count * tab.column_count
+            found = self._survey(book)
             missing = [role for role in ROLES if role not in found]
+            self._existing = set(found)
             if not missing:
                 return found
             if attempt == REPLANS:
@@ -341,4 +397,5 @@ def _setup_requests(missing: list[str], titles: dict[str, Any]) -> list[Request]
             requests.append({"addSheet": {"properties": {"sheetId": sheet_id, "title": title,
                                                          "gridProperties": grid}}})  # fmt: skip
         requests += tab_setup(sheet_id, role, list(columns))
+        requests += read_tags(sheet_id, role, list(columns))
     return requests

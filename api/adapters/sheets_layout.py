@@ -57,6 +57,11 @@ class SheetsClient:
         return self._http.call("get", self._base,
                                params={"includeGridData": "false", "fields": fields})  # fmt: skip
 
+    def snapshot(self, filters: list[dict[str, Any]], fields: str) -> dict[str, Any]:
+        """spreadsheets.getByDataFilter: the tabs the filters touch, with their ranges' data."""
+        return self._http.call("post", f"{self._base}:getByDataFilter", params={"fields": fields},
+                               body={"dataFilters": filters, "includeGridData": True})  # fmt: skip
+
     def values(self, ranges: list[str]) -> tuple[list[list[list[Any]]], list[tuple[int, int]]]:
         """Raw values of each range, and the (rows, columns) of each answered (clipped) range."""
         answer = self._http.call(
@@ -69,10 +74,16 @@ class SheetsClient:
         values = [item.get("values", []) for item in value_ranges]
         return values, [grid_size(item.get("range", "")) for item in value_ranges]
 
-    def batch_update(self, requests: list[Request]) -> dict[str, Any]:
-        """One atomic batchUpdate, never repeated blindly (an applied body may lose its answer)."""
-        return self._http.call("post", f"{self._base}:batchUpdate",
-                               body={"requests": requests}, idempotent=False)  # fmt: skip
+    def batch_update(
+        self, requests: list[Request], *, with_spreadsheet: bool = False
+    ) -> dict[str, Any]:
+        """One atomic batchUpdate, never repeated blindly (an applied body may lose its answer);
+        `with_spreadsheet`: the answer holds the spreadsheet after it (no grid data)."""
+        body: dict[str, Any] = {"requests": requests}
+        if with_spreadsheet:
+            body.update(includeSpreadsheetInResponse=True, responseIncludeGridData=False)
+        return self._http.call("post", f"{self._base}:batchUpdate", body=body,
+                               idempotent=False)  # fmt: skip
 
 
 def tab_setup(sheet_id: int, role: str, columns: list[str]) -> list[Request]:

@@ -1,4 +1,5 @@
-"""Fake Sheets v4 routes: spreadsheets.get/create, values.batchGet, batchUpdate, metadata search.
+"""Fake Sheets v4 routes: spreadsheets.get/create/getByDataFilter, values.batchGet, batchUpdate,
+metadata search.
 
 Wire shapes follow the recorded traffic in shared/reference/sheets/gspread_cassettes; the state
 lives in google_sheets_state. batchUpdate is atomic: all requests apply, or none.
@@ -13,6 +14,13 @@ from typing import Any
 import flask
 
 from tests.fakes.google import FakeGoogle, google_error
+from tests.fakes.google_sheets_filter import (
+    filtered_resource,
+    located_sheet,
+    masked,
+    metadata_matches,
+    parse_mask,
+)
 from tests.fakes.google_sheets_state import (
     GridRange,
     SheetsError,
@@ -46,6 +54,17 @@ def register(fake: FakeGoogle) -> None:
     @guarded
     def get_spreadsheet(spreadsheetId: str) -> Any:  # noqa: N803 - Google's names
         return spreadsheet_resource(state.book(spreadsheetId))
+
+    @fake.api_route("sheets.spreadsheets.getByDataFilter")
+    @guarded
+    def get_by_data_filter(spreadsheetId: str) -> Any:  # noqa: N803
+        book = state.book(spreadsheetId)
+        body = flask.request.get_json(silent=True) or {}
+        fields = flask.request.args.get("fields")
+        grid_data = bool(fields) or bool(body.get("includeGridData"))  # a mask wins
+        resource = filtered_resource(book, spreadsheet_resource(book), body.get("dataFilters", []),
+                                     grid_data)  # fmt: skip
+        return masked(resource, parse_mask(fields)) if fields else resource
 
     @fake.api_route("sheets.spreadsheets.create")
     @guarded
@@ -84,7 +103,7 @@ def register(fake: FakeGoogle) -> None:
             if lookup is None:
                 raise bad_request("The fake only supports developerMetadataLookup filters")
             for item in book.metadata.values():
-                if _metadata_matches(item, lookup):
+                if metadata_matches(item, lookup):
                     matched.append({"developerMetadata": item, "dataFilters": [data_filter]})
         return {"matchedDeveloperMetadata": matched} if matched else {}
 
@@ -93,6 +112,8 @@ def register(fake: FakeGoogle) -> None:
     def batch_update(spreadsheetId: str) -> Any:  # noqa: N803
         book = state.book(spreadsheetId)
         body = flask.request.get_json(silent=True) or {}
+        if body.get("responseIncludeGridData") or body.get("responseRanges"):
+            raise bad_request("The fake answers the spreadsheet without grid data only")
         draft = Spreadsheet(book.id, book.title, [tab.clone() for tab in book.tabs],
                             dict(book.metadata))  # fmt: skip
         replies = []
@@ -110,7 +131,10 @@ def register(fake: FakeGoogle) -> None:
             except SheetsError as exc:
                 raise bad_request(f"Invalid requests[{position}].{kind}: {exc.message}") from None
         book.tabs, book.metadata = draft.tabs, draft.metadata
-        return {"spreadsheetId": book.id, "replies": replies}
+        answer: dict[str, Any] = {"spreadsheetId": book.id, "replies": replies}
+        if body.get("includeSpreadsheetInResponse"):
+            answer["updatedSpreadsheet"] = spreadsheet_resource(book)
+        return answer
 
 
 def _check_cells(state: SheetsState, book: Spreadsheet, before: int) -> None:
@@ -168,18 +192,6 @@ def _value_range(grid: GridRange, value_render: str, date_render: str) -> dict[s
     return result
 
 
-def _metadata_matches(item: dict[str, Any], lookup: dict[str, Any]) -> bool:
-    for name in ("metadataKey", "metadataValue", "metadataId", "visibility"):
-        if name in lookup and item.get(name) != lookup[name]:
-            return False
-    location = lookup.get("metadataLocation", {})
-    if "sheetId" in location and item["location"].get("sheetId") != location["sheetId"]:
-        return False
-    return (
-        "locationType" not in lookup or item["location"]["locationType"] == lookup["locationType"]
-    )
-
-
 # -- batchUpdate requests -------------------------------------------------------------------
 
 Reply = dict[str, Any]
@@ -217,9 +229,7 @@ def _add_sheet(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> R
 def _delete_sheet(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
     tab = book.tab_by_id(args["sheetId"])
     book.tabs.remove(tab)
-    book.metadata = {
-        key: m for key, m in book.metadata.items() if m["location"].get("sheetId") != tab.sheet_id
-    }
+    book.metadata = {key: m for key, m in book.metadata.items() if located_sheet(m) != tab.sheet_id}
     book.reindex()
     return {}
 
@@ -343,11 +353,31 @@ def _delete_dimension(state: SheetsState, book: Spreadsheet, args: dict[str, Any
             raise bad_request("Sorry, it is not possible to delete all non-frozen rows.")
         del tab.cells[start:end]
         tab.row_count -= end - start
+        book.shift_metadata(tab.sheet_id, "ROWS", start, start - end)
     else:
         if tab.column_count - (end - start) <= tab.frozen_columns:
             raise bad_request("Sorry, it is not possible to delete all non-frozen columns.")
         tab.cells = [row[:start] + row[end:] for row in tab.cells]
         tab.column_count -= end - start
+        book.shift_metadata(tab.sheet_id, "COLUMNS", start, start - end)
+    return {}
+
+
+def _insert_dimension(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    span = args["range"]
+    tab = book.tab_by_id(span.get("sheetId", 0))
+    rows = span.get("dimension") == "ROWS"
+    start, end = int(span.get("startIndex", 0)), int(span.get("endIndex", 0))
+    if not 0 <= start < end or start > (tab.row_count if rows else tab.column_count):
+        raise bad_request(f"Invalid dimension range {start}..{end}")
+    if rows:
+        tab.cells = tab.cells[:start] + [[] for _ in range(end - start)] + tab.cells[start:]
+        tab.row_count += end - start
+    else:
+        tab.cells = [row[:start] + [{} for _ in range(end - start)] + row[start:]
+                     if len(row) > start else row for row in tab.cells]  # fmt: skip
+        tab.column_count += end - start
+    book.shift_metadata(tab.sheet_id, "ROWS" if rows else "COLUMNS", start, end - start)
     return {}
 
 
@@ -394,13 +424,21 @@ def _update_dimension_properties(
 def _create_metadata(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
     item = dict(args["developerMetadata"])
     location = dict(item.get("location", {}))
-    if "sheetId" in location:
+    if "dimensionRange" in location:
+        span = dict(location["dimensionRange"])
+        tab, _, start, end = _dimension(book, span)  # the span must lie inside the grid
+        span.update(sheetId=tab.sheet_id, startIndex=start, endIndex=end)
+        location = {
+            "dimensionRange": span,
+            "locationType": "ROW" if span.get("dimension") == "ROWS" else "COLUMN",
+        }
+    elif "sheetId" in location:
         book.tab_by_id(location["sheetId"])
         location["locationType"] = "SHEET"
     elif location.get("spreadsheet"):
         location["locationType"] = "SPREADSHEET"
     else:
-        raise bad_request("The fake supports sheet and spreadsheet metadata locations only")
+        raise bad_request("A metadata location needs a dimensionRange, sheetId or spreadsheet")
     item["location"] = location
     item["metadataId"] = int(item.get("metadataId") or state.next_id())
     item.setdefault("visibility", "DOCUMENT")
@@ -408,6 +446,16 @@ def _create_metadata(state: SheetsState, book: Spreadsheet, args: dict[str, Any]
         raise bad_request(f"Metadata with id {item['metadataId']} already exists.")
     book.metadata[item["metadataId"]] = item
     return {"createDeveloperMetadata": {"developerMetadata": item}}
+
+
+def _delete_metadata(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    lookup = args["dataFilter"].get("developerMetadataLookup")
+    if lookup is None:
+        raise bad_request("The fake deletes metadata by developerMetadataLookup only")
+    doomed = [item for item in book.metadata.values() if metadata_matches(item, lookup)]
+    for item in doomed:
+        del book.metadata[item["metadataId"]]
+    return {"deleteDeveloperMetadata": {"deletedDeveloperMetadata": doomed}}
 
 
 _REQUESTS: dict[str, Callable[[SheetsState, Spreadsheet, dict[str, Any]], Reply]] = {
@@ -422,4 +470,6 @@ _REQUESTS: dict[str, Callable[[SheetsState, Spreadsheet, dict[str, Any]], Reply]
     "setBasicFilter": _set_basic_filter,
     "updateDimensionProperties": _update_dimension_properties,
     "createDeveloperMetadata": _create_metadata,
+    "deleteDeveloperMetadata": _delete_metadata,
+    "insertDimension": _insert_dimension,
 }

@@ -128,6 +128,30 @@ class Spreadsheet:
     def cell_total(self) -> int:
         return sum(tab.row_count * tab.column_count for tab in self.tabs)
 
+    def shift_metadata(self, sheet_id: int, dimension: str, at: int, count: int) -> None:
+        """Rows or columns inserted at `at` (count > 0) or deleted from `at` (count < 0): metadata
+        on that dimension moves with its rows/columns, grows around an insertion inside it,
+        and goes when all of its rows/columns are deleted. Items are replaced, never edited
+        (a batchUpdate works on a shallow copy)."""
+
+        def deleted(x: int) -> int:
+            return x if x <= at else max(at, x + count)
+
+        for key, item in list(self.metadata.items()):
+            span = item["location"].get("dimensionRange")
+            if not span or span.get("sheetId", 0) != sheet_id or span["dimension"] != dimension:
+                continue
+            start, end = int(span["startIndex"]), int(span["endIndex"])
+            if count > 0:
+                start, end = start + (count if start >= at else 0), end + (count if end > at else 0)
+            else:
+                start, end = deleted(start), deleted(end)
+            if start >= end:
+                del self.metadata[key]
+                continue
+            moved = {**span, "startIndex": start, "endIndex": end}
+            self.metadata[key] = {**item, "location": {**item["location"], "dimensionRange": moved}}
+
     def reindex(self) -> None:
         self.tabs.sort(key=lambda tab: tab.index)
         for position, tab in enumerate(self.tabs):
@@ -196,6 +220,31 @@ class SheetsState:
         picks = [header.index(name) for name in order if name in header]
         picks += [index for index in range(len(header)) if index not in picks]
         tab.cells = [[row[i] if i < len(row) else {} for i in picks] for row in tab.cells]
+        book = self.books[spreadsheet_id]
+        for key, item in list(book.metadata.items()):  # column metadata moves with its column
+            span = item["location"].get("dimensionRange")
+            if (span and span.get("sheetId", 0) == tab.sheet_id and span["dimension"] == "COLUMNS"
+                    and span["endIndex"] - span["startIndex"] == 1
+                    and span["startIndex"] in picks):  # fmt: skip
+                at = picks.index(span["startIndex"])
+                moved = {**span, "startIndex": at, "endIndex": at + 1}
+                book.metadata[key] = {**item, "location": {**item["location"],
+                                                           "dimensionRange": moved}}  # fmt: skip
+
+    def insert_columns(self, spreadsheet_id: str, title: str, at: int, count: int = 1) -> None:
+        """Insert empty columns before column `at` (Insert > Column left)."""
+        tab = self.tab(spreadsheet_id, title)
+        tab.cells = [row[:at] + [{} for _ in range(count)] + row[at:] if len(row) > at else row
+                     for row in tab.cells]  # fmt: skip
+        tab.column_count += count
+        self.books[spreadsheet_id].shift_metadata(tab.sheet_id, "COLUMNS", at, count)
+
+    def delete_columns(self, spreadsheet_id: str, title: str, at: int, count: int = 1) -> None:
+        """Delete columns at..at+count (Delete column); metadata on them goes with them."""
+        tab = self.tab(spreadsheet_id, title)
+        tab.cells = [row[:at] + row[at + count :] for row in tab.cells]
+        tab.column_count -= count
+        self.books[spreadsheet_id].shift_metadata(tab.sheet_id, "COLUMNS", at, -count)
 
 
 # -- cell values ------------------------------------------------------------------------------
