@@ -26,7 +26,6 @@ from api.adapters.sheets_cells import CELL_FIELDS, read_value, to_cell
 from api.adapters.sheets_layout import (
     SheetsClient,
     Tab,
-    letter,
     quoted,
     role_of,
     sheet_url,
@@ -45,6 +44,7 @@ from api.core.model import (
     LedgerBatch,
     RunRecord,
 )
+from api.core.text import column_letter
 from api.errors import RetriableSinkError, SinkError
 from api.ports import Clock, utcnow
 
@@ -246,7 +246,7 @@ class SheetsLedger:
 
     def _read_by_name(self, inv: Tab, lines: Tab, runs: Tab) -> tuple[TabState, TabState]:
         guess = self._headers.get("line_items") or list(LINE_COLUMNS)
-        key_letter = letter(guess.index(LINE_KEY_COLUMN) if LINE_KEY_COLUMN in guess else 0)
+        key_letter = column_letter(guess.index(LINE_KEY_COLUMN) if LINE_KEY_COLUMN in guess else 0)
         ranges = [
             quoted(inv.title),
             f"{quoted(lines.title)}!1:1",
@@ -257,8 +257,8 @@ class SheetsLedger:
         header = [str(v) for v in (line_header[0] if line_header else [])]
         self._headers["runs"] = [str(v) for v in (run_header[0] if run_header else [])]
         self._headers["line_items"] = header
-        if LINE_KEY_COLUMN in header and letter(header.index(LINE_KEY_COLUMN)) != key_letter:
-            column = letter(header.index(LINE_KEY_COLUMN))  # the user moved the key column
+        if LINE_KEY_COLUMN in header and column_letter(header.index(LINE_KEY_COLUMN)) != key_letter:
+            column = column_letter(header.index(LINE_KEY_COLUMN))  # the user moved the key column
             (line_keys,), _ = self._client.values([f"{quoted(lines.title)}!{column}:{column}"])
         elif LINE_KEY_COLUMN not in header:
             line_keys = []

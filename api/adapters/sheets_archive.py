@@ -25,7 +25,6 @@ from api.adapters.sheets_cells import typed
 from api.adapters.sheets_layout import (
     SheetsClient,
     Tab,
-    letter,
     quoted,
     role_of,
     sheet_url,
@@ -34,6 +33,7 @@ from api.adapters.sheets_layout import (
 )
 from api.adapters.sheets_plan import Planner, Request, TabState, chunk, line_invoice_key
 from api.core.model import LINE_COLUMNS, LINE_KEY_COLUMN
+from api.core.text import column_letter
 from api.errors import BillsyncError, ConfigError, RetriableSinkError, SinkError
 
 SPREADSHEET_MIME = "application/vnd.google-apps.spreadsheet"
@@ -143,14 +143,14 @@ class ArchiveBook:
 
     def _read(self, header: list[str]) -> TabState:
         tab = self._line_tab(header)
-        guess = letter(header.index(LINE_KEY_COLUMN))
+        guess = column_letter(header.index(LINE_KEY_COLUMN))
         title = quoted(tab.title)
         (first, keys), grids = self._client.values([f"{title}!1:1", f"{title}!{guess}:{guess}"])
         found = [str(value) for value in (first[0] if first else [])]
         if LINE_KEY_COLUMN not in found:
             keys = []
         elif found.index(LINE_KEY_COLUMN) != header.index(LINE_KEY_COLUMN):  # a moved column
-            column = letter(found.index(LINE_KEY_COLUMN))
+            column = column_letter(found.index(LINE_KEY_COLUMN))
             (keys,), _ = self._client.values([f"{title}!{column}:{column}"])
         key_values = [str(row[0]) if row else "" for row in keys[1:]]
         return TabState(tab.sheet_id, tab.title, grids[1][0], grids[0][1], found, key_values,

@@ -128,15 +128,6 @@ def quoted(title: str) -> str:
     return "'" + title.replace("'", "''") + "'"
 
 
-def letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, remainder = divmod(index - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters
-
-
 def grid_size(a1: str) -> tuple[int, int]:
     """(rows, columns) from an answered range such as 'Line Items'!A1:U48001."""
     cells = a1.rpartition("!")[2]

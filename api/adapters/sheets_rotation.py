@@ -27,9 +27,10 @@ from typing import Any
 from api.adapters.sheets_archive import ArchiveBook, DriveArchives, LinePlanner
 from api.adapters.sheets_budget import choose_years, over_limit, run_row
 from api.adapters.sheets_cells import read_value, same_value, to_cell, typed
-from api.adapters.sheets_layout import SheetsClient, letter, quoted, sheet_url
+from api.adapters.sheets_layout import SheetsClient, quoted, sheet_url
 from api.adapters.sheets_plan import Planner, Request, TabState
 from api.core.model import LINE_COLUMNS, LINE_KEY_COLUMN, LedgerBatch, LineItem
+from api.core.text import column_letter
 from api.errors import RetriableSinkError
 from api.ports import Clock
 
@@ -197,7 +198,7 @@ class Rotation:
         """Row positions (below the header) of each year's keyed rows, from the Period column."""
         if PERIOD not in lines.header or not any(lines.keys):
             return {}
-        column = letter(lines.header.index(PERIOD))
+        column = column_letter(lines.header.index(PERIOD))
         (periods,), _ = self._client.values([f"{quoted(lines.title)}!{column}2:{column}"])
         found: dict[str, list[int]] = defaultdict(list)
         for position, key in enumerate(lines.keys):

@@ -9,7 +9,6 @@ from api.adapters.workbook_cells import encoder
 from api.adapters.xlsx_package import BookWriter
 from api.adapters.xlsx_raw import RawRow, RawSheet, is_ours, sheet_rels
 from api.adapters.xlsx_read import Link, Sheet, XlsxReader
-from api.adapters.xlsx_write import column_letter
 from api.core.model import (
     DATE_COLUMNS,
     DATETIME_COLUMNS,
@@ -18,6 +17,7 @@ from api.core.model import (
     MONEY_COLUMNS,
     RUN_COLUMNS,
 )
+from api.core.text import column_letter
 
 TABS: dict[str, tuple[str, ...]] = {
     "Invoices": INVOICE_COLUMNS, "Line Items": LINE_COLUMNS, "Runs": RUN_COLUMNS,

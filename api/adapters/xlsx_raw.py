@@ -11,7 +11,8 @@ from typing import Any
 from xml.sax.saxutils import unescape
 
 from api.adapters.xlsx_read import Link, NotAWorkbook, Sheet, XlsxReader, column_index, from_excel
-from api.adapters.xlsx_write import APPLICATION, DATE_STYLES, STYLES, column_letter
+from api.adapters.xlsx_write import APPLICATION, DATE_STYLES, STYLES
+from api.core.text import column_letter
 
 _CHUNK = 1 << 20
 _LINK = re.compile(rb'<hyperlink ref="([A-Z]+)(\d+)" r:id="([^"]+)"/>')

@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from api.adapters.xlsx_read import Formula, Link
 from api.adapters.xlsx_zip import EntryStream
+from api.core.text import column_letter
 
 HEADER, DATE, DATETIME, MONEY, UNIT_PRICE, LINK, QUOTED = 1, 2, 3, 4, 5, 6, 7  # cellXfs ids
 MONEY_FORMAT = "#,##0.00"  # built-in format 4
@@ -70,16 +71,6 @@ _TAILS_MAX = 20_000
 
 # An encoder turns (sheet, cell reference, value) into one <c> element ("" for an empty cell).
 Encoder = Callable[["SheetWriter", str, Any], str]
-
-
-def column_letter(index: int) -> str:
-    """0-based column index -> A, B, ..., AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def clean_text(text: str) -> str:

@@ -37,3 +37,13 @@ def safe_file_name(name: str, *, max_length: int = 120) -> str:
     if len(name.encode()) > max_length:
         name = name.encode()[:max_length].decode(errors="ignore").rstrip(" .") or "_"
     return name
+
+
+def column_letter(index: int) -> str:
+    """A spreadsheet column's A1 letters for a 0-based index: 0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
