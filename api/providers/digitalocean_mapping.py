@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from api.core.categories import categorize
 from api.core.model import PREVIEW_STATUS, FetchedInvoice, Invoice, InvoiceRef, LineItem
 from api.core.money import parse_amount
 from api.core.reconcile import reconcile
 from api.errors import MalformedResponse
+from api.providers import wire
 
 PROVIDER = "digitalocean"
 DISPLAY_NAME = "DigitalOcean"
@@ -54,37 +54,15 @@ def _utc(value: str) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
-class Wire:
-    """Typed reads of one JSON object; every failure names the field and where it was."""
+class Wire(wire.Wire):
+    """DigitalOcean's objects: amounts as decimal strings, periods, RFC 3339 timestamps."""
 
-    def __init__(self, data: object, where: str) -> None:
-        if not isinstance(data, Mapping):
-            raise malformed(f"{where} is not a JSON object")
-        self.data: Mapping[str, Any] = data
-        self.where = where
-
-    def text(self, name: str, *, required: bool = False, ids: bool = False) -> str:
-        value = self.data.get(name)
-        if value is None or value == "":
-            if required:
-                raise malformed(f"{self.where} has no '{name}'")
-            return ""
-        if ids and isinstance(value, int) and not isinstance(value, bool):
-            return str(value)  # ids are documented as strings; a bare number is the same id
-        if not isinstance(value, str):
-            raise malformed(f"{self.where} has a '{name}' that is not text")
-        return value
+    @staticmethod
+    def fail(detail: str) -> MalformedResponse:
+        return malformed(detail)
 
     def amount(self, name: str, *, required: bool = False) -> Decimal | None:
-        value = self.data.get(name)
-        if value is None or value == "":
-            if required:
-                raise malformed(f"{self.where} has no '{name}'")
-            return None
-        try:
-            return _amount(value)
-        except ValueError:
-            raise malformed(f"{self.where} has a '{name}' that is not an amount") from None
+        return self.decimal(name, required=required, parse=_amount)
 
     def period(self, name: str) -> str:
         value = self.text(name, required=True)

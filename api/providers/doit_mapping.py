@@ -21,14 +21,14 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 from urllib.parse import quote
 
 from api.core.categories import categorize
 from api.core.model import FetchedInvoice, Invoice, InvoiceRef, LineItem
-from api.core.money import parse_amount, quantize, total
+from api.core.money import quantize, total
 from api.core.reconcile import reconcile
 from api.errors import ConfigError, MalformedResponse
+from api.providers import wire
 
 PROVIDER = "doit"
 DISPLAY_NAME = "DoiT"
@@ -36,37 +36,17 @@ CONSOLE_URL = "https://console.doit.com/billing/invoices/{id}"
 FILTER_KEYS = ("platform", "status", "dueDate")
 
 
-class Wire:
-    """Typed reads of one JSON object; every failure names the field and where it was."""
+class Wire(wire.Wire):
+    """DoiT's objects: JSON numbers for money, epoch milliseconds for dates."""
 
-    def __init__(self, data: object, where: str) -> None:
-        if not isinstance(data, Mapping):
-            raise malformed(f"{where} is not a JSON object")
-        self.data: Mapping[str, Any] = data
-        self.where = where
+    numbers_as_text = True  # an id or code sent as a bare number is the same text
 
-    def text(self, name: str, *, required: bool = False) -> str:
-        value = self.data.get(name)
-        if value is None or value == "":
-            if required:
-                raise malformed(f"{self.where} has no '{name}'")
-            return ""
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)  # an id or code sent as a bare number is the same text
-        if not isinstance(value, str):
-            raise malformed(f"{self.where} has a '{name}' that is not text")
-        return value
+    @staticmethod
+    def fail(detail: str) -> MalformedResponse:
+        return malformed(detail)
 
     def number(self, name: str, *, required: bool = False) -> Decimal | None:
-        value = self.data.get(name)
-        if value is None or value == "":
-            if required:
-                raise malformed(f"{self.where} has no '{name}'")
-            return None
-        try:
-            return parse_amount(value)
-        except ValueError:
-            raise malformed(f"{self.where} has a '{name}' that is not a number") from None
+        return self.decimal(name, required=required, what="a number")
 
     def date(self, name: str, *, required: bool = False) -> dt.date | None:
         value = self.data.get(name)
