@@ -282,6 +282,21 @@ def test_sheet_errors_say_what_to_do(fake: FakeGoogle, setup: Any, message: str)
     assert len(fake.calls) == 1
 
 
+def test_google_refusing_a_write_past_its_limit_says_what_to_do(fake: FakeGoogle) -> None:
+    # Our own budget is told a large limit (as if a user's tab went uncounted); Google's is not.
+    sink = make_sink(fake, cell_limit=10_000_000)
+    sink.write(batch(invoice(1)))
+    fake.sheets.cell_limit = fake.sheets.books[SHEET].cell_total() + 50  # type: ignore[attr-defined]
+    before = (sink.rows("Invoices"), sink.rows("Line Items"))
+
+    with pytest.raises(SinkError) as caught:
+        sink.write(batch(*(invoice(n, lines=3) for n in range(2, 6))))
+
+    assert "is full" in str(caught.value) and "--create-sheet" in str(caught.value)
+    assert not caught.value.retryable
+    assert (sink.rows("Invoices"), sink.rows("Line Items")) == before
+
+
 def test_cell_limit_warns_then_refuses_a_write_that_cannot_fit(fake: FakeGoogle) -> None:
     # Sheet1 alone holds 26,000 cells; Invoices rows never move out, so 40 more cannot fit.
     sink = make_sink(fake, cell_limit=26_000 + 700, clock=lambda: SYNCED)

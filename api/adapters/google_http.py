@@ -216,6 +216,13 @@ def sheets_error_for(spreadsheet_id: str, account: str = "your Google account") 
                 f"Spreadsheet {spreadsheet_id} is an .xlsx file opened in Drive; use "
                 "File > Save as Google Sheets and connect the new sheet."
             )
+        if error.code == 400 and "above the limit" in error.message:
+            return SinkError(
+                f"Spreadsheet {spreadsheet_id} is full: Google refused the write "
+                f"({error.message}); nothing of it was applied.",
+                action="Delete unused tabs or rows (every cell of every tab counts), or connect "
+                "a new spreadsheet with `billsync connect ... --create-sheet`.",
+            )
         if error.code == 401:
             return SinkError(
                 "Google rejected the access token.",
