@@ -20,11 +20,11 @@ import tenacity
 
 from api import logs
 from api.errors import MalformedResponse, ProviderError, RateLimited, RetriableError
+from api.retry import Backoff, Sleep, parse_retry_after
 from api.settings import HttpSettings, RateLimits
 
 log = logs.get("http")
 
-Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 ErrorFor = Callable[[httpx.Response], ProviderError]
 
@@ -113,7 +113,7 @@ class RateHeaders:
 
 def retry_after(headers: httpx.Headers) -> float | None:
     """Seconds from a Retry-After header (delta-seconds; fractions accepted), else None."""
-    return _number(headers.get("retry-after"), float)
+    return parse_retry_after(headers.get("retry-after"))
 
 
 def _number(raw: str | None, kind: type) -> Any:
@@ -152,8 +152,13 @@ class ApiClient:
         self._limiter = limiter
         self._sleep = sleep
         self._wall = wall_clock
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max or http.max_retry_delay
+        self._backoff = Backoff(
+            max_attempts=http.max_attempts,
+            max_delay=http.max_retry_delay,
+            max_total_delay=http.max_total_delay,
+            initial=backoff_initial,
+            ceiling=backoff_max,
+        )
         self._low_watermark = low_watermark
         self._calls_lock = threading.Lock()
         self._client = httpx.Client(
@@ -220,34 +225,8 @@ class ApiClient:
     # -- internals ---------------------------------------------------------------------------
 
     def _retrying(self, once: Callable[[], Any]) -> Any:
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(RetriableError),
-            stop=self._stop,
-            wait=self._wait,
-            sleep=self._sleep,
-            reraise=True,
-        )
-        return retrying(once)
-
-    def _stop(self, state: tenacity.RetryCallState) -> bool:
-        if state.attempt_number >= self._http.max_attempts:
-            return True
-        return state.idle_for + self._next_wait(state) > self._http.max_total_delay
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        return self._next_wait(state)
-
-    def _next_wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        hinted = getattr(exc, "retry_after", None)
-        if hinted is not None:
-            return min(float(hinted), self._http.max_retry_delay)
-        jitter = tenacity.wait_random_exponential(
-            multiplier=self._backoff_initial, max=self._backoff_max
-        )
-        # tenacity's full jitter draws from [0, cap]; keep at least half so waits still grow.
-        cap = min(self._backoff_initial * 2 ** (state.attempt_number - 1), self._backoff_max)
-        return max(cap / 2, jitter(state))
+        retry = tenacity.retry_if_exception_type(RetriableError)
+        return self._backoff.retrying(retry, self._sleep)(once)
 
     def _send(self, method: str, url: str, params: Mapping[str, Any] | None) -> Any:
         reservation = self._limiter.acquire() if self._limiter is not None else None

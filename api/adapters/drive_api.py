@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import random
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -22,10 +21,10 @@ from api import logs
 from api.adapters.google_credentials import REVOKED_MESSAGE, google_auth_error
 from api.errors import BillsyncError, ConfigError, RetriableSinkError, SinkError
 from api.http import redact
+from api.retry import Backoff, Sleep, parse_retry_after
 
 log = logs.get("drive")
 
-Sleep = Callable[[float], None]
 
 # Drive answers quota trouble with 403 + one of these reasons as well as with 429.
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "backendError"})
@@ -69,8 +68,7 @@ class DriveApi:
         self._credentials = credentials
         self._document = drive_document(api_url)
         self._sleep = sleep
-        self._max_attempts = max_attempts
-        self._max_delay = max_delay
+        self._backoff = Backoff(max_attempts=max_attempts, max_delay=max_delay, hint=_retry_after)
         self._timeout = timeout
         self._local = threading.local()
 
@@ -95,13 +93,7 @@ class DriveApi:
         A status in `allow` returns None instead of raising (a 404 that means "absent", a
         409 that means "our earlier attempt already created it").
         """
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(_transient),
-            stop=tenacity.stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            sleep=self._sleep,
-            reraise=True,
-        )
+        retrying = self._backoff.retrying(tenacity.retry_if_exception(_transient), self._sleep)
         try:
             return retrying(lambda: _logged(make()))
         except HttpError as exc:
@@ -115,15 +107,6 @@ class DriveApi:
                 f"Google Drive did not answer while {what} ({type(exc).__name__}); "
                 "the next run will finish the archive."
             ) from None
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        hinted = _retry_after(exc) if isinstance(exc, HttpError) else None
-        if hinted is not None:
-            return min(hinted, self._max_delay)
-        # Full jitter: a random wait up to an exponentially growing ceiling.
-        ceiling = min(self._max_delay, 2.0 ** (state.attempt_number - 1))
-        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
 
 
 def _logged(request: HttpRequest) -> Any:
@@ -166,13 +149,9 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, _CONNECTION_ERRORS)
 
 
-def _retry_after(exc: HttpError) -> float | None:
-    raw = exc.resp.get("retry-after")
-    try:
-        value = float(raw) if raw is not None else None
-    except ValueError:
-        return None
-    return value if value is not None and value >= 0 else None
+def _retry_after(exc: BaseException | None) -> float | None:
+    """Drive's Retry-After, read off the HttpError's response."""
+    return parse_retry_after(exc.resp.get("retry-after")) if isinstance(exc, HttpError) else None
 
 
 def drive_error(exc: HttpError, what: str) -> BillsyncError:

@@ -23,10 +23,10 @@ from gspread.http_client import HTTPClient
 from api import logs
 from api.adapters.google_credentials import google_auth_error
 from api.errors import BillsyncError, RetriableSinkError, SinkError
+from api.retry import Backoff, Sleep, parse_retry_after
 
 log = logs.get("google")
 
-Sleep = Callable[[float], None]
 RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -88,10 +88,12 @@ class GoogleHttp:
         self._client.set_timeout(timeout)
         self._error_for = error_for
         self._sleep = sleep
-        self._max_attempts = max_attempts
-        self._max_delay = max_delay
-        self._max_total = max_total_delay
-        self._rng = rng or random.Random()
+        self._backoff = Backoff(
+            max_attempts=max_attempts,
+            max_delay=max_delay,
+            max_total_delay=max_total_delay,
+            rng=rng or random.Random(),
+        )
         self.calls = 0
 
     def call(
@@ -106,13 +108,7 @@ class GoogleHttp:
         def once() -> dict[str, Any]:
             return self._once(method, url, params, body, idempotent)
 
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(Retriable),
-            stop=self._stop,
-            wait=self._wait,
-            sleep=self._sleep,
-            reraise=True,
-        )
+        retrying = self._backoff.retrying(tenacity.retry_if_exception_type(Retriable), self._sleep)
         try:
             return retrying(once)
         except Retriable as exc:
@@ -163,41 +159,14 @@ class GoogleHttp:
                 error = RetriableSinkError(error.message, action=error.action)
             # A 429 was refused before doing anything: safe to repeat even an append.
             if idempotent or response.status_code == 429:
-                return Retriable(error, _retry_after(response.headers.get("Retry-After")))
+                return Retriable(error, parse_retry_after(response.headers.get("Retry-After")))
         return error
-
-    def _stop(self, state: tenacity.RetryCallState) -> bool:
-        if state.attempt_number >= self._max_attempts:
-            return True
-        return state.idle_for + self._next_wait(state) > self._max_total
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        return self._next_wait(state)
-
-    def _next_wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        hinted = getattr(exc, "retry_after", None)
-        if hinted is not None:
-            return min(float(hinted), self._max_delay)
-        # Full jitter over a doubling cap, at least half the cap so waits still grow.
-        cap = min(2.0 ** (state.attempt_number - 1), self._max_delay)
-        return cap / 2 + self._rng.random() * cap / 2
 
     def _log(self, method: str, url: str, status: int, started: float) -> None:
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         # The URL path holds only the spreadsheet id and ranges; no query values are logged.
         log.debug("%s %s -> %s in %d ms", method.upper(), url.split("?", 1)[0], status or
                   "no answer", elapsed_ms)  # fmt: skip
-
-
-def _retry_after(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        return None
-    return value if value >= 0 else None
 
 
 def sheets_error_for(spreadsheet_id: str, account: str = "your Google account") -> ErrorFor:
