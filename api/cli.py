@@ -136,7 +136,7 @@ def google() -> None:
 @click.pass_obj
 def login(obj: _Context, client_secrets: str, no_browser: bool) -> None:
     """Sign in once; billsync keeps an offline grant (spreadsheets + drive.file) encrypted."""
-    from api.adapters.google_credentials import login_installed_app
+    from api.google.credentials import login_installed_app
 
     services = obj.services()
     ref = login_installed_app(

@@ -55,7 +55,7 @@ def uses_google(options: Mapping[str, Any]) -> bool:
 
 def google_credentials(settings: Settings, secrets: SecretStore, options: Mapping[str, Any]) -> Any:
     """Credentials for a connection's Sheet and Drive folder; a dead grant fails clearly here."""
-    from api.adapters import google_credentials as gc
+    from api.google import credentials as gc
 
     mode = str(options.get("google_credentials") or "user")
     if mode == "adc":
@@ -99,8 +99,8 @@ def destination_for(
     options = connection.options
     if not uses_google(options):
         return local
-    from api.adapters.drive import DriveStore
-    from api.adapters.sheets import SheetsLedger
+    from api.archive.drive import DriveStore
+    from api.ledger.sheets.ledger import SheetsLedger
 
     credentials = google_credentials(settings, secrets, options)
     sink = local.sink
@@ -126,7 +126,7 @@ def create_google_file(
     settings: Settings, credentials: Any, *, name: str, mime: str, parent: str | None
 ) -> str:
     """Create a spreadsheet or folder the app may use (drive.file scope); returns its id."""
-    from api.adapters.drive_api import DriveApi
+    from api.archive.drive_api import DriveApi
 
     api = DriveApi(credentials, api_url=settings.google_drive_api_url)
     body: dict[str, Any] = {"name": name, "mimeType": mime}
@@ -146,8 +146,8 @@ def check_access(
     connect time, with what to do, instead of at the first sync. Read-only: nothing changes."""
     from urllib.parse import quote
 
-    from api.adapters.drive_api import DriveApi
-    from api.adapters.google_http import GoogleHttp, sheets_error_for
+    from api.archive.drive_api import DriveApi
+    from api.google.session import GoogleHttp, sheets_error_for
 
     if sheet:
         http = GoogleHttp(credentials, error_for=sheets_error_for(sheet))

@@ -55,10 +55,10 @@ def build_provider(settings: Settings, connection: Connection, token: str) -> Pr
 
 def build(settings: Settings) -> Services:
     """SQLite (or DATABASE_URL), the encrypted token file, the workbook and the folder."""
-    from api.adapters.folder import FolderStore
-    from api.adapters.secrets_file import FernetSecretStore
-    from api.adapters.sql_state import SqlStateStore
-    from api.adapters.workbook import WorkbookLedger
+    from api.archive.folder import FolderStore
+    from api.ledger.workbook.ledger import WorkbookLedger
+    from api.secrets.encrypted_file import FernetSecretStore
+    from api.state.sql import SqlStateStore
 
     settings.home.mkdir(parents=True, exist_ok=True)
     state = SqlStateStore(settings.database_url)

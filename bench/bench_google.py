@@ -30,9 +30,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api import connections  # noqa: E402
-from api.adapters.google_credentials import SCOPES  # noqa: E402
 from api.destinations import remember_login  # noqa: E402
 from api.factory import Services, build  # noqa: E402
+from api.google.credentials import SCOPES  # noqa: E402
 from api.settings import HttpSettings, RateLimits, Settings  # noqa: E402
 from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator, DOSimConfig  # noqa: E402
 from tests.fakes.fixtures import started_fake_google  # noqa: E402

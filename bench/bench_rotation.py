@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.adapters.sheets import SheetsLedger  # noqa: E402
 from api.core.model import Invoice, LedgerBatch, LineItem  # noqa: E402
+from api.ledger.sheets.ledger import SheetsLedger  # noqa: E402
 from tests.fakes.fixtures import started_fake_google  # noqa: E402
 from tests.test_sheets_sink import credentials  # noqa: E402
 

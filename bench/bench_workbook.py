@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.adapters.workbook import WorkbookLedger  # noqa: E402
 from api.core.model import FetchedInvoice, LedgerBatch, RunCounts, RunRecord  # noqa: E402
+from api.ledger.workbook.ledger import WorkbookLedger  # noqa: E402
 from api.providers.digitalocean_mapping import fetched_invoice, final_ref  # noqa: E402
 from api.simulators.do_book import DOBook  # noqa: E402
 

@@ -20,9 +20,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from api.adapters.google_credentials import SCOPES
 from api.destinations import remember_login
 from api.factory import build
+from api.google.credentials import SCOPES
 from api.settings import Settings
 from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator, DOSimConfig
 from tests.conftest import TODAY

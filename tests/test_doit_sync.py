@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from api import connections
-from api.adapters.google_credentials import SCOPES
 from api.destinations import remember_login
 from api.factory import Services, build
+from api.google.credentials import SCOPES
 from api.settings import Settings
 from api.simulators.doit import DEMO_KEY, DoitSimConfig, DoitSimulator
 from tests.conftest import TODAY

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from google.oauth2.credentials import Credentials
 
-from api.adapters.drive import FOLDER_MIME, DriveStore, file_id_from_link
-from api.adapters.google_credentials import REVOKED_MESSAGE
+from api.archive.drive import FOLDER_MIME, DriveStore, file_id_from_link
 from api.core.model import DocumentLink, Invoice
 from api.errors import ConfigError, RetriableSinkError, SinkError
+from api.google.credentials import REVOKED_MESSAGE
 from tests.fakes.fixtures import fake_google  # noqa: F401 - the fixture
 from tests.fakes.google import FakeGoogle
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from api.adapters.folder import INDEX_NAME, JOURNAL_NAME, FolderStore
+from api.archive.folder import INDEX_NAME, JOURNAL_NAME, FolderStore
 from api.core.model import Invoice
 from tests.contract.samples import invoice
 
@@ -170,7 +170,7 @@ _WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from api.adapters.folder import FolderStore
+    from api.archive.folder import FolderStore
     from tests.test_folder_store import planned_put
 
     root, scratch = Path(sys.argv[1]), Path(sys.argv[2])

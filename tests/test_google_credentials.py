@@ -14,8 +14,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from api.adapters.drive import DriveStore
-from api.adapters.google_credentials import (
+from api.archive.drive import DriveStore
+from api.errors import ConfigError, SecretError, SinkError
+from api.google.credentials import (
     REVOKED_MESSAGE,
     SCOPES,
     default_credentials,
@@ -24,7 +25,6 @@ from api.adapters.google_credentials import (
     refresh_credentials,
     service_account_credentials,
 )
-from api.errors import ConfigError, SecretError, SinkError
 from tests.fakes.fixtures import fake_google  # noqa: F401 - the fixture
 from tests.fakes.google import FakeGoogle
 from tests.test_drive_store import MemoryState, document, invoice

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from api import connections
-from api.adapters.drive import KEY_PROPERTY
-from api.adapters.google_credentials import SCOPES
+from api.archive.drive import KEY_PROPERTY
 from api.destinations import remember_login
 from api.factory import Services, build
+from api.google.credentials import SCOPES
 from api.settings import Settings
 from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator
 from tests.fakes.google import FakeGoogle

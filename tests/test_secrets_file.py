@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from api.adapters.secrets_file import FernetSecretStore
 from api.errors import SecretError
+from api.secrets.encrypted_file import FernetSecretStore
 
 TOKEN = "dop_v1_" + "7f3a" * 16
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from google.oauth2.credentials import Credentials
 
-from api.adapters.sheets import SheetsLedger
-from api.adapters.sheets_batches import body_size, chunk
 from api.core.model import LINE_COLUMNS, Invoice, LedgerBatch, LineItem
 from api.errors import SinkError
+from api.ledger.sheets.batches import body_size, chunk
+from api.ledger.sheets.ledger import SheetsLedger
 from tests.fakes.fixtures import fake_google  # noqa: F401 - the fixture
 from tests.fakes.google import FakeGoogle, Fault, Faults
 

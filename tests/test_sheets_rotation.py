@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from api.adapters.sheets import SheetsLedger
-from api.adapters.sheets_budget import choose_years
-from api.adapters.sheets_rotation import route, year_of
 from api.core.model import Invoice, LedgerBatch, LineItem
 from api.errors import RetriableSinkError, SinkError
+from api.ledger.sheets.budget import choose_years
+from api.ledger.sheets.ledger import SheetsLedger
+from api.ledger.sheets.rotation import route, year_of
 from tests.fakes.fixtures import fake_google  # noqa: F401 - the fixture
 from tests.fakes.google import FakeGoogle
 from tests.test_sheets_sink import credentials

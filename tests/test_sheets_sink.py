@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from google.oauth2.credentials import Credentials
 
-from api.adapters.sheets import SheetsLedger
 from api.core.model import (
     INVOICE_COLUMNS,
     LINE_COLUMNS,
@@ -22,6 +21,7 @@ from api.core.model import (
     RunRecord,
 )
 from api.errors import RetriableSinkError, SinkError
+from api.ledger.sheets.ledger import SheetsLedger
 from tests.fakes.fixtures import fake_google  # noqa: F401 - the fixture
 from tests.fakes.google import FakeGoogle
 

@@ -113,7 +113,7 @@ def test_the_fake_answers_only_the_tabs_and_ranges_the_filters_touch(fake: FakeG
     make_sink(fake).write(batch(invoice(1)))
     sheets(fake).delete_columns(SHEET, "Line Items", 0, 2)  # before the tagged column
     sink = make_sink(fake)
-    from api.adapters.sheets_snapshot import FIELDS, FILTERS
+    from api.ledger.sheets.snapshot import FIELDS, FILTERS
 
     answer = sink._client.snapshot(FILTERS, FIELDS)
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from api.adapters.sql_schema import SCHEMA_VERSION, engine_url
-from api.adapters.sql_state import INTERRUPTED, SqlStateStore
 from api.core.model import Connection, DocumentLink, RunCounts
 from api.errors import ConfigError, NotFoundError, RunInProgress
 from api.ports import IndexEntry
+from api.state.schema import SCHEMA_VERSION, engine_url
+from api.state.sql import INTERRUPTED, SqlStateStore
 
 T0 = dt.datetime(2026, 11, 21, 19, 1, 2, 123456, tzinfo=dt.UTC)
 STALE = dt.timedelta(minutes=15)
@@ -309,7 +309,7 @@ def test_a_lock_held_by_a_dead_local_process_is_taken_over_at_once(
     store = make_store()
     store.add_connection(_connection("acme"))
     script = (
-        "import sys; from api.adapters.sql_state import SqlStateStore;"
+        "import sys; from api.state.sql import SqlStateStore;"
         "print(SqlStateStore(sys.argv[1]).start_run('acme', 'cli').id)"
     )
     child = subprocess.run(

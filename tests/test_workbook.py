@@ -17,15 +17,15 @@ from xml.etree import ElementTree
 import openpyxl
 import pytest
 
-from api.adapters.workbook import WorkbookLedger
-from api.adapters.workbook_cells import (
+from api.core.model import INVOICE_COLUMNS, LINE_COLUMNS, RUN_COLUMNS, LedgerBatch
+from api.errors import SinkError
+from api.ledger.workbook.cells import (
     DATE_FORMAT,
     DATETIME_FORMAT,
     MONEY_FORMAT,
     UNIT_PRICE_FORMAT,
 )
-from api.core.model import INVOICE_COLUMNS, LINE_COLUMNS, RUN_COLUMNS, LedgerBatch
-from api.errors import SinkError
+from api.ledger.workbook.ledger import WorkbookLedger
 from tests.contract.samples import SYNCED, batch, expected, invoice, lines, project, run
 
 HOSTILE = ["=1+2", '=HYPERLINK("https://evil.example","click")', "+1", "-1", "@SUM(A1)"]
@@ -344,7 +344,7 @@ def test_a_full_disk_mid_save_leaves_the_old_ledger_intact(tmp_path: Path) -> No
     script = f"""
 import resource, signal, sys
 from pathlib import Path
-from api.adapters.workbook import WorkbookLedger
+from api.ledger.workbook.ledger import WorkbookLedger
 from api.errors import SinkError
 from tests.contract.samples import batch, invoice
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
@@ -374,7 +374,7 @@ def test_a_writer_killed_mid_save_leaves_the_old_ledger_and_the_next_write_clean
     before = sink.path.read_bytes()
     script = f"""
 from pathlib import Path
-from api.adapters.workbook import WorkbookLedger
+from api.ledger.workbook.ledger import WorkbookLedger
 from tests.contract.samples import batch, invoice
 WorkbookLedger(Path({str(sink.path)!r})).write(batch(*[invoice(n) for n in range(2, 80)],
                                                      line_count=400))

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from api.adapters.workbook import WorkbookLedger
 from api.core.model import LedgerBatch
+from api.ledger.workbook.ledger import WorkbookLedger
 from tests.contract.samples import invoice, lines, run
 
 SOFFICE = shutil.which("soffice")

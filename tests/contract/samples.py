@@ -7,7 +7,6 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from api.adapters import link_text
 from api.core.model import (
     BOOLEAN_COLUMNS,
     DATE_COLUMNS,
@@ -21,6 +20,7 @@ from api.core.model import (
     RunCounts,
     RunRecord,
 )
+from api.ledger import link_text
 
 TYPED_COLUMNS = MONEY_COLUMNS | DATE_COLUMNS | DATETIME_COLUMNS | INTEGER_COLUMNS | BOOLEAN_COLUMNS
 SYNCED = dt.datetime(2026, 11, 21, 9, 30, 15, tzinfo=dt.UTC)

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from google.oauth2.credentials import Credentials
 
-from api.adapters.drive import DriveStore, file_id_from_link
-from api.adapters.sheets import SheetsLedger
+from api.archive.drive import DriveStore, file_id_from_link
 from api.core.model import DocumentLink
+from api.ledger.sheets.ledger import SheetsLedger
 from tests.contract.filestore_contract import FileStoreContract
 from tests.contract.ledger_contract import LedgerSinkContract
 from tests.fakes.fixtures import started_fake_google

@@ -9,9 +9,9 @@ from urllib.request import url2pathname
 import openpyxl
 import pytest
 
-from api.adapters.folder import FolderStore
-from api.adapters.workbook import WorkbookLedger
+from api.archive.folder import FolderStore
 from api.core.model import DocumentLink
+from api.ledger.workbook.ledger import WorkbookLedger
 from tests.contract.filestore_contract import FileStoreContract
 from tests.contract.ledger_contract import LedgerSinkContract
 

@@ -1,4 +1,4 @@
-"""Adapters behind the ports; shared here: how a ledger cell shows a document link."""
+"""LedgerSink adapters (workbook, Google Sheet); shared: how a ledger cell shows a link."""
 
 from __future__ import annotations
 

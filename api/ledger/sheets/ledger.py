@@ -20,21 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from api import logs
-from api.adapters.sheets_archive import ArchiveBook, DriveArchives, typed_records
-from api.adapters.sheets_budget import RESERVED_RUN_ROWS, CellBudget, fit
-from api.adapters.sheets_cells import CELL_FIELDS, read_value, to_cell
-from api.adapters.sheets_layout import (
-    SheetsClient,
-    Tab,
-    quoted,
-    role_of,
-    sheet_url,
-    tab_of,
-    tab_setup,
-)
-from api.adapters.sheets_plan import Request, TabState, chunk
-from api.adapters.sheets_rotation import Rotation, Routed, archived_years, plan_main
-from api.adapters.sheets_snapshot import FIELDS, FILTERS, Snapshot, parse, read_tags
 from api.core.model import (
     INVOICE_COLUMNS,
     INVOICE_KEY_COLUMN,
@@ -46,6 +31,21 @@ from api.core.model import (
 )
 from api.core.text import column_letter
 from api.errors import RetriableSinkError, SinkError
+from api.ledger.sheets.budget import RESERVED_RUN_ROWS, CellBudget, fit
+from api.ledger.sheets.cells import CELL_FIELDS, read_value, to_cell
+from api.ledger.sheets.layout import (
+    SheetsClient,
+    Tab,
+    quoted,
+    role_of,
+    sheet_url,
+    tab_of,
+    tab_setup,
+)
+from api.ledger.sheets.plan import Request, TabState, chunk
+from api.ledger.sheets.rotation import Rotation, Routed, archived_years, plan_main
+from api.ledger.sheets.snapshot import FIELDS, FILTERS, Snapshot, parse, read_tags
+from api.ledger.sheets.year_archive import ArchiveBook, DriveArchives, typed_records
 from api.ports import Clock, utcnow
 
 log = logs.get("sheets")

@@ -18,8 +18,8 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest
 
 from api import logs
-from api.adapters.google_credentials import REVOKED_MESSAGE, google_auth_error
 from api.errors import BillsyncError, ConfigError, RetriableSinkError, SinkError
+from api.google.credentials import REVOKED_MESSAGE, google_auth_error
 from api.http import redact
 from api.retry import Backoff, Sleep, parse_retry_after
 

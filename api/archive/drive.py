@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 from googleapiclient.http import MediaIoBaseUpload
 
-from api.adapters.drive_api import DriveApi, Sleep
+from api.archive.drive_api import DriveApi, Sleep
 from api.core.model import DocumentLink, Invoice
 from api.core.text import safe_file_name
 from api.errors import SinkError

@@ -10,9 +10,16 @@ from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import unescape
 
-from api.adapters.xlsx_read import Link, NotAWorkbook, Sheet, XlsxReader, column_index, from_excel
-from api.adapters.xlsx_write import APPLICATION, DATE_STYLES, STYLES
 from api.core.text import column_letter
+from api.ledger.workbook.xlsx_read import (
+    Link,
+    NotAWorkbook,
+    Sheet,
+    XlsxReader,
+    column_index,
+    from_excel,
+)
+from api.ledger.workbook.xlsx_write import APPLICATION, DATE_STYLES, STYLES
 
 _CHUNK = 1 << 20
 _LINK = re.compile(rb'<hyperlink ref="([A-Z]+)(\d+)" r:id="([^"]+)"/>')

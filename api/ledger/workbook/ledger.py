@@ -11,12 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from api.adapters.atomic import replacing
-from api.adapters.workbook_cells import model_value, row_typer
-from api.adapters.workbook_sheets import TABS, TabEdit, fill_book, filled, header_names
-from api.adapters.xlsx_package import BookWriter
-from api.adapters.xlsx_raw import RawRow, RawSheet, is_ours
-from api.adapters.xlsx_read import NotAWorkbook, XlsxReader
+from api.atomic import replacing
 from api.core.model import (
     INVOICE_KEY_COLUMN,
     LINE_KEY_COLUMN,
@@ -27,6 +22,11 @@ from api.core.model import (
     RunRecord,
 )
 from api.errors import SinkError
+from api.ledger.workbook.cells import model_value, row_typer
+from api.ledger.workbook.tabs import TABS, TabEdit, fill_book, filled, header_names
+from api.ledger.workbook.xlsx_package import BookWriter
+from api.ledger.workbook.xlsx_raw import RawRow, RawSheet, is_ours
+from api.ledger.workbook.xlsx_read import NotAWorkbook, XlsxReader
 from api.ports import Clock, utcnow
 
 ROW_KEYS = {"Invoices": INVOICE_KEY_COLUMN, "Line Items": LINE_KEY_COLUMN}

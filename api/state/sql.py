@@ -13,7 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from api.adapters.sql_schema import (
+from api.core.model import Connection, DocumentLink, RunCounts, RunRecord
+from api.errors import BillsyncError, ConfigError, NotFoundError, RunInProgress
+from api.ports import Clock, IndexEntry, utcnow
+from api.state.schema import (
     SCHEMA_VERSION,
     WRITE_OPTION,
     connection_record,
@@ -33,9 +36,6 @@ from api.adapters.sql_schema import (
     runs,
     upsert,
 )
-from api.core.model import Connection, DocumentLink, RunCounts, RunRecord
-from api.errors import BillsyncError, ConfigError, NotFoundError, RunInProgress
-from api.ports import Clock, IndexEntry, utcnow
 
 INTERRUPTED = "Interrupted: the process running it stopped; this run replaced it."
 _CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's parameter limits

@@ -24,14 +24,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.adapters.sheets_archive import ArchiveBook, DriveArchives, LinePlanner
-from api.adapters.sheets_budget import choose_years, over_limit, run_row
-from api.adapters.sheets_cells import read_value, same_value, to_cell, typed
-from api.adapters.sheets_layout import SheetsClient, quoted, sheet_url
-from api.adapters.sheets_plan import Planner, Request, TabState
 from api.core.model import LINE_COLUMNS, LINE_KEY_COLUMN, LedgerBatch, LineItem
 from api.core.text import column_letter
 from api.errors import RetriableSinkError
+from api.ledger.sheets.budget import choose_years, over_limit, run_row
+from api.ledger.sheets.cells import read_value, same_value, to_cell, typed
+from api.ledger.sheets.layout import SheetsClient, quoted, sheet_url
+from api.ledger.sheets.plan import Planner, Request, TabState
+from api.ledger.sheets.year_archive import ArchiveBook, DriveArchives, LinePlanner
 from api.ports import Clock
 
 ARCHIVE_KEY = "billsync.archive."  # + year: developer metadata on the ledger, value = its id

@@ -19,8 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.adapters.sheets_batches import Request, chunk, size
-from api.adapters.sheets_cells import (
+from api.core.model import INVOICE_KEY_COLUMN, LINE_KEY_COLUMN, LedgerBatch, LineItem
+from api.ledger.sheets.batches import Request, chunk, size
+from api.ledger.sheets.cells import (
     CELL_FIELDS,
     FORMAT_FIELDS,
     VALUE_FIELDS,
@@ -31,7 +32,6 @@ from api.adapters.sheets_cells import (
     same_value,
     to_cell,
 )
-from api.core.model import INVOICE_KEY_COLUMN, LINE_KEY_COLUMN, LedgerBatch, LineItem
 
 __all__ = ["Planner", "Request", "TabState", "chunk", "line_invoice_key", "size"]
 

@@ -13,8 +13,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from api.adapters import link_text
-from api.adapters.workbook_cells import typed_row
 from api.core.model import (
     DATE_COLUMNS,
     DATETIME_COLUMNS,
@@ -23,6 +21,8 @@ from api.core.model import (
     MONEY_COLUMNS,
     PLAIN_NUMBER_COLUMNS,
 )
+from api.ledger import link_text
+from api.ledger.workbook.cells import typed_row
 
 EPOCH = dt.datetime(1899, 12, 30, tzinfo=dt.UTC)
 # The currency code sits in the row's Currency column: one format fits every currency.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from api.adapters.atomic import replacing
+from api.atomic import replacing
 from api.errors import SecretError
 
 PREFIX = "local:"

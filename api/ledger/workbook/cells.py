@@ -9,9 +9,19 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from api.adapters import link_text
-from api.adapters.xlsx_read import Formula, Link
-from api.adapters.xlsx_write import (
+from api.core.model import (
+    BOOLEAN_COLUMNS,
+    DATE_COLUMNS,
+    DATETIME_COLUMNS,
+    INTEGER_COLUMNS,
+    LINK_COLUMNS,
+    MONEY_COLUMNS,
+    PLAIN_NUMBER_COLUMNS,
+)
+from api.core.money import minor_unit, parse_amount
+from api.ledger import link_text
+from api.ledger.workbook.xlsx_read import Formula, Link
+from api.ledger.workbook.xlsx_write import (
     DATE_FORMAT,
     DATETIME_FORMAT,
     MONEY,
@@ -26,16 +36,6 @@ from api.adapters.xlsx_write import (
     number_cell,
     text_column,
 )
-from api.core.model import (
-    BOOLEAN_COLUMNS,
-    DATE_COLUMNS,
-    DATETIME_COLUMNS,
-    INTEGER_COLUMNS,
-    LINK_COLUMNS,
-    MONEY_COLUMNS,
-    PLAIN_NUMBER_COLUMNS,
-)
-from api.core.money import minor_unit, parse_amount
 
 __all__ = ["DATE_FORMAT", "DATETIME_FORMAT", "MONEY_FORMAT", "UNIT_PRICE_FORMAT", "encoder"]
 NUMBER = (int, float, Decimal)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from api.adapters.google_http import GoogleHttp, sheets_error_for
-from api.adapters.sheets_cells import header_cell
-from api.adapters.sheets_plan import Request
+from api.google.session import GoogleHttp, sheets_error_for
+from api.ledger.sheets.cells import header_cell
+from api.ledger.sheets.plan import Request
 
 METADATA_KEY = "billsync.tab"
 WIDTHS = {"Description": 320, "Invoice Key": 260, "Line Key": 280, "Message": 360, "PDF": 220,

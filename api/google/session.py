@@ -21,8 +21,8 @@ from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
 from api import logs
-from api.adapters.google_credentials import google_auth_error
 from api.errors import BillsyncError, RetriableSinkError, SinkError
+from api.google.credentials import google_auth_error
 from api.retry import Backoff, Sleep, parse_retry_after
 
 log = logs.get("google")

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from api.adapters.sheets_cells import CELL_FIELDS, to_cell
-from api.adapters.sheets_plan import Request
 from api.errors import SinkError
+from api.ledger.sheets.cells import CELL_FIELDS, to_cell
+from api.ledger.sheets.plan import Request
 
 WARN_AT = 0.8  # a Runs row says the spreadsheet is filling up
 ROTATE_AT = 0.9  # old years move out, down to below WARN_AT when whole years allow it

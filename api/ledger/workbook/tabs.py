@@ -5,10 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from api.adapters.workbook_cells import encoder
-from api.adapters.xlsx_package import BookWriter
-from api.adapters.xlsx_raw import RawRow, RawSheet, is_ours, sheet_rels
-from api.adapters.xlsx_read import Link, Sheet, XlsxReader
 from api.core.model import (
     DATE_COLUMNS,
     DATETIME_COLUMNS,
@@ -18,6 +14,10 @@ from api.core.model import (
     RUN_COLUMNS,
 )
 from api.core.text import column_letter
+from api.ledger.workbook.cells import encoder
+from api.ledger.workbook.xlsx_package import BookWriter
+from api.ledger.workbook.xlsx_raw import RawRow, RawSheet, is_ours, sheet_rels
+from api.ledger.workbook.xlsx_read import Link, Sheet, XlsxReader
 
 TABS: dict[str, tuple[str, ...]] = {
     "Invoices": INVOICE_COLUMNS, "Line Items": LINE_COLUMNS, "Runs": RUN_COLUMNS,

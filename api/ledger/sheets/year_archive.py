@@ -18,11 +18,14 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote as url_quote
 
-from api.adapters.drive import quote
-from api.adapters.google_credentials import REVOKED_MESSAGE
-from api.adapters.google_http import RETRIABLE_STATUS, GoogleError, GoogleHttp, Sleep
-from api.adapters.sheets_cells import typed
-from api.adapters.sheets_layout import (
+from api.archive.drive import quote
+from api.core.model import LINE_COLUMNS, LINE_KEY_COLUMN
+from api.core.text import column_letter
+from api.errors import BillsyncError, ConfigError, RetriableSinkError, SinkError
+from api.google.credentials import REVOKED_MESSAGE
+from api.google.session import RETRIABLE_STATUS, GoogleError, GoogleHttp, Sleep
+from api.ledger.sheets.cells import typed
+from api.ledger.sheets.layout import (
     SheetsClient,
     Tab,
     quoted,
@@ -31,10 +34,7 @@ from api.adapters.sheets_layout import (
     tab_of,
     tab_setup,
 )
-from api.adapters.sheets_plan import Planner, Request, TabState, chunk, line_invoice_key
-from api.core.model import LINE_COLUMNS, LINE_KEY_COLUMN
-from api.core.text import column_letter
-from api.errors import BillsyncError, ConfigError, RetriableSinkError, SinkError
+from api.ledger.sheets.plan import Planner, Request, TabState, chunk, line_invoice_key
 
 SPREADSHEET_MIME = "application/vnd.google-apps.spreadsheet"
 ARCHIVE_OF = "billsync.archive_of"

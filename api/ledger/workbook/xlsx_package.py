@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import BinaryIO
 from xml.sax.saxutils import escape, quoteattr
 
-from api.adapters.xlsx_write import (
+from api.ledger.workbook.xlsx_write import (
     APPLICATION,
     NS_EXT,
     NS_MAIN,
@@ -21,7 +21,7 @@ from api.adapters.xlsx_write import (
     naive_utc,
     rels_xml,
 )
-from api.adapters.xlsx_zip import ZipWriter
+from api.ledger.workbook.xlsx_zip import ZipWriter
 
 NS_CORE = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"
 

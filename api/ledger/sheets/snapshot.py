@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.adapters.sheets_layout import METADATA_KEY, Tab, role_of, tab_of
-from api.adapters.sheets_plan import Request, TabState
 from api.core.model import INVOICE_KEY_COLUMN, LINE_KEY_COLUMN
+from api.ledger.sheets.layout import METADATA_KEY, Tab, role_of, tab_of
+from api.ledger.sheets.plan import Request, TabState
 
 HEADER_KEY = "billsync.header"  # on row 0 of Line Items and Runs; value = the tab's role
 KEY_COLUMN_KEY = "billsync.key"  # on the Line Key column; value = the tab's role

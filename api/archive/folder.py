@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from api.adapters.atomic import fsync_dir, replacing
+from api.atomic import fsync_dir, replacing
 from api.core.model import DocumentLink, Invoice
 from api.core.text import safe_file_name
 from api.errors import SinkError

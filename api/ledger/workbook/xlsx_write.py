@@ -14,9 +14,9 @@ from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from api.adapters.xlsx_read import Formula, Link
-from api.adapters.xlsx_zip import EntryStream
 from api.core.text import column_letter
+from api.ledger.workbook.xlsx_read import Formula, Link
+from api.ledger.workbook.xlsx_zip import EntryStream
 
 HEADER, DATE, DATETIME, MONEY, UNIT_PRICE, LINK, QUOTED = 1, 2, 3, 4, 5, 6, 7  # cellXfs ids
 MONEY_FORMAT = "#,##0.00"  # built-in format 4

@@ -1,0 +1,1 @@
+"""What every Google adapter shares: user/service credentials and the authorized HTTP session."""

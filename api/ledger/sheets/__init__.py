@@ -1,0 +1,1 @@
+"""The cloud LedgerSink: a Google Sheet written with raw batchUpdate bodies, one read per write."""

@@ -1,0 +1,1 @@
+"""The embedded LedgerSink: an .xlsx workbook written by our own streaming SpreadsheetML writer."""

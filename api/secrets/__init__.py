@@ -1,0 +1,1 @@
+"""SecretStore adapters: provider tokens and Google refresh tokens, write-only and encrypted."""

@@ -1,0 +1,1 @@
+"""The StateStore: connections, runs, ledger index and archived documents, in SQL."""
