@@ -18,6 +18,7 @@ class HttpSettings:
     max_attempts: int = 6  # per request, including the first
     max_retry_delay: float = 60.0  # cap on one wait
     max_total_delay: float = 300.0  # cap on all waits of one request
+    quota_window: float = 60.0  # a 429 is retried until this much was waited (quotas refill)
     concurrency: int = 8  # parallel invoice fetches per run
 
 
