@@ -284,11 +284,18 @@ def demo(obj: _Context, months: int, items: int) -> None:
 def _sync_one(services: Services, name: str, full: bool) -> RunRecord:
     with _progress(name) as on_progress:
         run = services.engine.sync(name, trigger="cli", full=full, on_progress=on_progress)
+    _say_outcome(name, run)
+    return run
+
+
+def _say_outcome(name: str, run: RunRecord) -> None:
+    """One line per run: stdout when it succeeded, else stderr ("partial:" names each invoice
+    and document still missing, and that the next sync retries them)."""
     if run.status == "succeeded":
         click.echo(f"  {name}: {run.message}")
     else:
-        click.echo(f"error: {name}: {run.message}", err=True)
-    return run
+        click.echo(f"{'partial' if run.status == 'partial' else 'error'}: {name}: {run.message}",
+                   err=True)  # fmt: skip
 
 
 class _ProgressBar:

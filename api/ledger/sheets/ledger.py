@@ -114,6 +114,7 @@ class SheetsLedger:
         self._missed: Snapshot | None = None  # a snapshot that fell short: what to re-tag
         self._existing: set[str] = set()  # roles the last full look-up found already tagged
         self._retag: list[Request] = []  # tags to send with the next ledger write
+        self._created: frozenset[str] = frozenset()  # roles the last look-up had to add
 
     # -- LedgerSink --------------------------------------------------------------------------
 
@@ -151,6 +152,15 @@ class SheetsLedger:
                 if attempt == REPLANS:
                     raise
                 self._tabs = None
+
+    def invoice_keys(self) -> frozenset[str] | None:
+        """The Invoice Keys of the Invoices tab (one read); None when the Invoices or Line
+        Items tab had to be added again (deleted by someone), so the engine rebuilds them."""
+        invoices, _ = self._read_keys()
+        self._states = None
+        if self._created & {"invoices", "line_items"}:
+            return None
+        return frozenset(key for key in invoices.keys if key)
 
     def rows(self, tab: str) -> list[dict[str, Any]]:
         """A tab's rows; "Line Items <YYYY>" reads that year's archive spreadsheet, if any."""
@@ -301,6 +311,7 @@ class SheetsLedger:
         """The one read; a full look-up (and setup) only when it does not find every range."""
         snapshot = parse(self._client.snapshot(FILTERS, FIELDS))
         states = snapshot.states()
+        self._created = frozenset()
         if states is None and not snapshot.tabs and not snapshot.metadata:
             self._missed = None  # a new ledger (or its setup was lost): nothing to re-tag
             return self._set_up_new() or self._find_or_create_tabs()
@@ -344,6 +355,7 @@ class SheetsLedger:
         if set(found) != set(ROLES):
             return None
         self._existing, self._fresh = set(), True
+        self._created = frozenset(ROLES)
         return found
 
     def _find_or_create_tabs(self) -> dict[str, Tab]:
@@ -371,6 +383,7 @@ class SheetsLedger:
             for tab in adopted.values():
                 self._others.pop(tab.sheet_id, None)
             self._fresh = len(added) == len(ROLES)
+            self._created = frozenset(added)
             return {**found, **added, **adopted}  # no second look: we know what we made
         raise RetriableSinkError("Could not set up the ledger tabs; the next run will retry.")
 
