@@ -145,7 +145,7 @@ class WorkbookLedger:
     def _save(self, fill: Callable[[BookWriter], None]) -> None:
         try:
             with replacing(self.path) as file:
-                book = BookWriter(file, self.clock())
+                book = BookWriter(file, self.clock(), base=self.path.parent)
                 fill(book)
                 book.close()
         except OSError as exc:
@@ -209,8 +209,8 @@ def _replace_groups(
             if key in removed:
                 continue
             if key != current:
-                for due in placement.due(row):
-                    yield from _fill(pending.pop(due), header, {}, row_key, extra)
+                for due in placement.due(row):  # one whose old rows came first was placed there
+                    yield from _fill(pending.pop(due, []), header, {}, row_key, extra)
             if key in pending:  # the first old row of a replaced invoice: collect its run
                 current = key
             if key in groups:  # an old row of a replaced invoice: only its user columns live on
@@ -221,7 +221,7 @@ def _replace_groups(
         if current is not None:
             yield from _fill(pending.pop(current), header, kept, row_key, extra)
         for due in placement.rest():
-            yield from _fill(pending.pop(due), header, {}, row_key, extra)
+            yield from _fill(pending.pop(due, []), header, {}, row_key, extra)
         for rows_of_invoice in pending.values():
             yield from _fill(rows_of_invoice, header, {}, row_key, extra)
 
