@@ -164,6 +164,13 @@ def test_cli_sync_of_a_damaged_workbook_exits_1_with_one_human_line(
 def sheet_services(
     settings: Settings, do_sim: DigitalOceanSimulator, fake_google: FakeGoogle
 ) -> tuple[Services, str]:
+    return google_services(settings, do_sim, fake_google)
+
+
+def google_services(
+    settings: Settings, do_sim: DigitalOceanSimulator, fake_google: FakeGoogle
+) -> tuple[Services, str]:
+    """Services whose connection writes to a new Sheet of a signed-in user; and its id."""
     google = replace(
         settings, digitalocean_api_url=do_sim.url, google_sheets_api_url=fake_google.url,
         google_drive_api_url=fake_google.url,

@@ -22,7 +22,9 @@ from api.settings import Settings
 from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator, DOSimConfig
 from api.simulators.doit import DEMO_KEY, DoitSimConfig, DoitSimulator
 from tests.conftest import TODAY
+from tests.fakes.google import FakeGoogle
 from tests.test_cli import billsync
+from tests.test_lost_ledger import google_services, sheet
 
 NAME = "acme"
 ALWAYS = 10_000  # shots: more than every retry of every run in a test
@@ -52,9 +54,10 @@ def fetches(sim: DigitalOceanSimulator) -> list[str]:
     return [r.path for r in sim.requests if r.path.startswith("/v2/customers/my/invoices/")]
 
 
-def ledger(services: Services) -> dict[str, list[dict[str, Any]]]:
+def ledger(where: Services | Any) -> dict[str, list[dict[str, Any]]]:
+    sink = where.sink if isinstance(where, Services) else where
     return {
-        tab: [{k: v for k, v in row.items() if k != "Synced At"} for row in services.sink.rows(tab)]
+        tab: [{k: v for k, v in row.items() if k != "Synced At"} for row in sink.rows(tab)]
         for tab in ("Invoices", "Line Items")
     }
 
@@ -208,3 +211,32 @@ def test_cli_partial_sync_exits_1_with_one_line_naming_invoice_and_document(
         assert len(named) == 1 and "2024-01" in named[0] and "PDF" in named[0]
         assert "retries" in named[0]
         assert not [line for line in lines if line.lstrip().startswith("{")]  # no JSON log
+
+
+# -- the Google Sheet: the same, and the late invoice is inserted in its place ---------------
+
+
+def test_sheet_gets_a_late_invoice_in_its_chronological_place(
+    settings: Settings,
+    do_sim: DigitalOceanSimulator,
+    fake_google: FakeGoogle,
+    clean: dict[str, Any],
+) -> None:
+    services, _ = google_services(settings, do_sim, fake_google)
+    january = first_invoice(do_sim)
+    do_sim.faults.add("500", path=f"/v2/customers/my/invoices/{january['invoice_uuid']}",
+                      times=ALWAYS)  # fmt: skip
+
+    run = services.engine.sync(NAME)
+
+    assert run.status == "partial" and "(2024-01) line items" in run.message
+    assert [r["Period"] for r in sheet(services).rows("Invoices")] == PERIODS[1:]
+
+    do_sim.faults.clear()
+    run = services.engine.sync(NAME)
+
+    assert run.status == "succeeded", run.message
+    assert ledger(sheet(services)) == clean  # January first, in Invoices and in Line Items
+    inserts = [r for call in fake_google.calls.of("sheets.spreadsheets.batchUpdate")
+               for r in call.body["requests"] if "insertDimension" in r]  # fmt: skip
+    assert len(inserts) == 2  # its lines, then its invoice row
