@@ -161,6 +161,7 @@ class SyncEngine:
         """Keys the index holds whose rows are not in the ledger: all of them when the ledger
         itself is gone (file deleted, tab deleted, Sheet trashed). A damaged ledger raises
         SinkError here, on every sync, before anything is fetched."""
+        where = sink.location()
         try:
             held = sink.invoice_keys()
         except SinkError:
@@ -168,7 +169,7 @@ class SyncEngine:
             raise
         if held is None:
             if index:
-                out.rebuilt = sink.location()
+                out.rebuilt, out.moved_to = where, sink.location()
             return set(index)
         return {key for key in index if key not in held}
 
@@ -349,6 +350,7 @@ class _Outcome:
         self.error: str | None = None
         self.shortfalls: list[Shortfall] = []
         self.rebuilt = ""  # the location of a ledger that was missing and was rebuilt
+        self.moved_to = ""  # where it was rebuilt, when not in the same place (trashed Sheet)
         self.restored = 0  # invoices written again because their rows had gone missing
         self.forgotten: set[str] = set()  # index keys neither in the ledger nor listed
         self.ledger_unusable = False
@@ -364,7 +366,9 @@ class _Outcome:
     def message(self) -> str:
         if self.error:
             return self.error
-        text = summary(self.counts, restored=self.restored, rebuilt=self.rebuilt)
+        text = summary(
+            self.counts, restored=self.restored, rebuilt=self.rebuilt, moved_to=self.moved_to
+        )
         if self.shortfalls:
             text += " " + shortfall_text(self.shortfalls)
         return text

@@ -112,6 +112,10 @@ class StateStore(Protocol):
 
     def list_connections(self) -> list[Connection]: ...
 
+    def update_options(self, name: str, changes: Mapping[str, Any]) -> Connection:
+        """Merge `changes` into the connection's options; returns the updated connection."""
+        ...
+
     def remove_connection(self, name: str) -> Connection: ...
 
     def start_run(self, connection: str, trigger: str) -> RunRecord:

@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 
 from api import connections
-from api.destinations import remember_login
+from api.destinations import SPREADSHEET_MIME, remember_login
 from api.factory import Services, build
 from api.google.credentials import SCOPES
 from api.settings import Settings
@@ -207,3 +207,35 @@ def test_a_deleted_tab_of_the_sheet_is_rebuilt_with_a_runs_row_saying_so(
     assert spreadsheet in run.message  # the Sheet's address
     assert ledger(sheet(services)) == before
     assert sheet(services).rows("Runs")[-1]["Message"] == run.message
+
+
+def test_a_trashed_sheet_is_rebuilt_in_a_new_sheet_beside_it(
+    settings: Settings, do_sim: DigitalOceanSimulator, fake_google: FakeGoogle
+) -> None:
+    services, _ = google_services(settings, do_sim, fake_google)
+    drive, sheets = fake_google.drive, fake_google.sheets  # type: ignore[attr-defined]
+    folder = drive.add_folder("Bookkeeping")
+    made = drive.insert({"name": "Acme ledger", "mimeType": SPREADSHEET_MIME,
+                         "parents": [folder]})  # fmt: skip
+    sheets.create(made["id"], title="Acme ledger")  # a Sheet made in Drive, as the UI does
+    services.state.update_options(NAME, {"sheet": made["id"]})
+    assert services.engine.sync(NAME).status == "succeeded"
+    before = ledger(sheet(services))
+    drive.files[made["id"]]["trashed"] = True  # the bookkeeper moves it to the trash
+
+    run = services.engine.sync(NAME)
+
+    assert run.status == "succeeded", run.message
+    moved = services.state.get_connection(NAME).options["sheet"]
+    assert moved != made["id"]
+    assert drive.files[moved]["parents"] == [folder] and not drive.files[moved]["trashed"]
+    assert drive.files[moved]["name"] == "Acme ledger"
+    assert (
+        f"The ledger https://docs.google.com/spreadsheets/d/{made['id']}/edit was missing: "
+        f"rebuilt from the provider in https://docs.google.com/spreadsheets/d/{moved}/edit"
+    ) in run.message
+    assert ledger(sheet(services)) == before
+    assert [r["Message"] for r in sheet(services).rows("Runs")] == [run.message]
+    assert services.engine.sync(NAME).message.startswith("Nothing new")
+    replacements = [f for f in drive.files.values() if f["name"] == "Acme ledger"]
+    assert len(replacements) == 2  # the trashed one and its one replacement

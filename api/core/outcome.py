@@ -46,16 +46,18 @@ def run_status(error: str | None, shortfalls: Sequence[Shortfall], counts: RunCo
     return PARTIAL if written else FAILED
 
 
-def summary(counts: RunCounts, *, restored: int = 0, rebuilt: str = "") -> str:
+def summary(counts: RunCounts, *, restored: int = 0, rebuilt: str = "", moved_to: str = "") -> str:
     """What a run changed, e.g. '2 new, 0 updated, 5 unchanged; 40 line items written.'
 
     `restored` counts invoices whose ledger rows had gone missing and were written again (they
-    are part of `counts.new`); `rebuilt` names a ledger that was missing as a whole.
+    are part of `counts.new`); `rebuilt` names a ledger that was missing as a whole, and
+    `moved_to` the new ledger when it could not be rebuilt in the same place (a trashed Sheet).
     """
     c = counts
     if rebuilt:
-        head = f"The ledger {rebuilt} was missing: rebuilt from the provider, {restored} invoices "
-        head += "restored"
+        where = f" in {moved_to}" if moved_to and moved_to != rebuilt else ""
+        head = f"The ledger {rebuilt} was missing: rebuilt from the provider{where}, "
+        head += f"{restored} invoices restored"
         parts = [head, *([f"{c.new - restored} new"] if c.new - restored else [])]
     elif restored:
         parts = [f"{restored} invoices missing from the ledger restored from the provider"]

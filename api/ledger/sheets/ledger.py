@@ -17,6 +17,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from api import logs
@@ -91,16 +92,20 @@ class SheetsLedger:
         clock: Clock = utcnow,
         account: str = "your Google account",
         max_attempts: int = 5,
+        on_replaced: Callable[[str], object] | None = None,
     ) -> None:
+        """`on_replaced(new_id)` is told when a trashed ledger Sheet was replaced by a new one
+        (the connection then keeps the new id)."""
         self.spreadsheet_id = spreadsheet_id
-        self._client = SheetsClient(
-            spreadsheet_id, credentials, api_url=api_url, account=account, sleep=sleep,
-            max_attempts=max_attempts)  # fmt: skip
-        self._book = lambda archive_id: ArchiveBook(SheetsClient(
-            archive_id, credentials, api_url=api_url, account=account, sleep=sleep,
-            max_attempts=max_attempts), max_batch_bytes)  # fmt: skip
-        self._archives = DriveArchives(spreadsheet_id, credentials, api_url=drive_api_url,
-                                       sleep=sleep, max_attempts=max_attempts)  # fmt: skip
+        sheets = partial(SheetsClient, credentials=credentials, api_url=api_url,
+                         account=account, sleep=sleep, max_attempts=max_attempts)  # fmt: skip
+        self._sheets_client = sheets
+        self._client = sheets(spreadsheet_id)
+        self._book = lambda archive_id: ArchiveBook(sheets(archive_id), max_batch_bytes)
+        self._drive = partial(DriveArchives, credentials=credentials, api_url=drive_api_url,
+                              sleep=sleep, max_attempts=max_attempts)  # fmt: skip
+        self._archives = self._drive(spreadsheet_id)
+        self._on_replaced = on_replaced
         self._cell_limit = cell_limit
         self._max_batch = max_batch_bytes
         self._clock = clock
@@ -155,7 +160,11 @@ class SheetsLedger:
 
     def invoice_keys(self) -> frozenset[str] | None:
         """The Invoice Keys of the Invoices tab (one read); None when the Invoices or Line
-        Items tab had to be added again (deleted by someone), so the engine rebuilds them."""
+        Items tab had to be added again (deleted by someone), or when the Sheet is in the Drive
+        trash: a new Sheet beside it becomes the ledger, and the engine rebuilds either."""
+        if self._archives.trashed():
+            self._replace_trashed()
+            return None
         invoices, _ = self._read_keys()
         self._states = None
         if self._created & {"invoices", "line_items"}:
@@ -176,6 +185,17 @@ class SheetsLedger:
             return []
         (values,), _ = self._client.values([quoted(target.title)])
         return typed_records(values, frozenset(ROLES[role][1]) if role else None)
+
+    def _replace_trashed(self) -> None:
+        old = self.spreadsheet_id
+        new = self._archives.replacement()
+        log.info("ledger Sheet %s is in the Drive trash; writing to a new Sheet %s", old, new)
+        self.spreadsheet_id = new
+        self._client = self._sheets_client(new)
+        self._archives = self._drive(new)
+        self._tabs, self._states, self._missed, self._headers = None, None, None, {}
+        if self._on_replaced is not None:
+            self._on_replaced(new)
 
     # -- writing -----------------------------------------------------------------------------
 
