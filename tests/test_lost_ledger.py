@@ -239,3 +239,40 @@ def test_a_trashed_sheet_is_rebuilt_in_a_new_sheet_beside_it(
     assert services.engine.sync(NAME).message.startswith("Nothing new")
     replacements = [f for f in drive.files.values() if f["name"] == "Acme ledger"]
     assert len(replacements) == 2  # the trashed one and its one replacement
+
+
+def test_a_workbook_without_its_invoice_key_column_fails_every_sync_unchanged(
+    services: Services,
+) -> None:
+    connect(services)
+    services.engine.sync(NAME)
+    path = Path(services.sink.location())
+    book = openpyxl.load_workbook(path)
+    header = [cell.value for cell in book["Invoices"][1]]
+    book["Invoices"].delete_cols(header.index("Invoice Key") + 1)
+    book.save(path)
+    damaged = path.read_bytes()
+
+    for _ in range(2):
+        run = services.engine.sync(NAME)
+
+        assert run.status == "failed"
+        assert "no 'Invoice Key' column" in run.message and "Put the column back" in run.message
+        assert path.read_bytes() == damaged
+
+
+def test_a_sheet_without_its_invoice_key_column_fails_every_sync_unchanged(
+    sheet_services: tuple[Services, str], fake_google: FakeGoogle
+) -> None:
+    services, spreadsheet = sheet_services
+    services.engine.sync(NAME)
+    sheets = fake_google.sheets  # type: ignore[attr-defined]
+    header = [str(v) for v in sheets.tab(spreadsheet, "Invoices").values()[0]]
+    sheets.delete_columns(spreadsheet, "Invoices", header.index("Invoice Key"))
+    fake_google.calls.clear()
+
+    for _ in range(2):
+        run = services.engine.sync(NAME)
+
+        assert run.status == "failed" and "no 'Invoice Key' column" in run.message
+    assert fake_google.calls.writes() == []

@@ -32,6 +32,7 @@ from api.core.model import (
 )
 from api.core.text import column_letter
 from api.errors import RetriableSinkError, SinkError
+from api.ledger.damage import missing_key_column
 from api.ledger.sheets.budget import RESERVED_RUN_ROWS, CellBudget, fit
 from api.ledger.sheets.cells import CELL_FIELDS, read_value, to_cell
 from api.ledger.sheets.layout import (
@@ -169,6 +170,8 @@ class SheetsLedger:
         self._states = None
         if self._created & {"invoices", "line_items"}:
             return None
+        if invoices.keys and INVOICE_KEY_COLUMN not in invoices.header:
+            raise missing_key_column(self.location())
         return frozenset(key for key in invoices.keys if key)
 
     def rows(self, tab: str) -> list[dict[str, Any]]:

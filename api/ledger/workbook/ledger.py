@@ -22,6 +22,7 @@ from api.core.model import (
     RunRecord,
 )
 from api.errors import SinkError
+from api.ledger.damage import missing_key_column
 from api.ledger.workbook.cells import model_value, row_typer
 from api.ledger.workbook.order import Placement, Rank, Scope, invoice_rank
 from api.ledger.workbook.tabs import TABS, TabEdit, fill_book, filled, header_names
@@ -63,7 +64,7 @@ class WorkbookLedger:
         removed = frozenset(batch.removed) - invoices.keys()
 
         def edits(reader: XlsxReader | None) -> dict[str, TabEdit]:
-            held = _held_keys(reader) or frozenset()
+            held = _held_keys(reader, self.path) or frozenset()
             new = {inv.key: invoice_rank(inv) for inv in batch.invoices if inv.key not in held}
             return {
                 "Invoices": _replace_groups(invoices, removed, "Invoices", new),
@@ -76,7 +77,7 @@ class WorkbookLedger:
         """The Invoice Keys of the Invoices tab; None without the file or one of its ledger
         tabs; SinkError (move it away, or restore a backup) when the file is damaged."""
         with self._lock, self._open() as reader:
-            return _held_keys(reader)
+            return _held_keys(reader, self.path)
 
     def append_run(self, run: RunRecord) -> None:
         row = run.row()
@@ -172,10 +173,12 @@ def _tab_rows(reader: XlsxReader | None, tab: str) -> list[dict[str, Any]] | Non
     return [typed(values) for values in rows]
 
 
-def _held_keys(reader: XlsxReader | None) -> frozenset[str] | None:
+def _held_keys(reader: XlsxReader | None, path: Path) -> frozenset[str] | None:
     if reader is None or not {"Invoices", "Line Items"} <= {s.title for s in reader.sheets}:
         return None
     rows = _tab_rows(reader, "Invoices") or []
+    if rows and INVOICE_KEY_COLUMN not in rows[0]:
+        raise missing_key_column(str(path))
     return frozenset(str(row[INVOICE_KEY_COLUMN]) for row in rows if row.get(INVOICE_KEY_COLUMN))
 
 
