@@ -24,7 +24,7 @@ from api.core.model import (
     RunCounts,
     RunRecord,
 )
-from api.core.outcome import Shortfall, run_status, shortfall_text, summary
+from api.core.outcome import RunOutcome, Shortfall
 from api.errors import AuthError, BillsyncError, PermissionError_, SinkError
 from api.ports import FileStore, IndexEntry, LedgerSink, Provider, SecretStore, StateStore, utcnow
 
@@ -98,14 +98,15 @@ class SyncEngine:
         full: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> RunRecord:
-        """Run one sync of connection `name`; returns the finished run (succeeded or failed).
+        """Run one sync of connection `name`; returns the finished run: succeeded, partial
+        (some invoice or document is missing, everything else was written) or failed.
 
         Raises only before a run exists (unknown connection, RunInProgress).
         """
         connection = self.state.get_connection(name)
         run = self.state.start_run(name, trigger)
         reporter = _Reporter(self.state, run.id, on_progress, self.progress_interval)
-        outcome = _Outcome()
+        outcome = RunOutcome()
         destination: Destination | None = None
         try:
             destination = self.destinations(connection)
@@ -127,7 +128,7 @@ class SyncEngine:
         destination: Destination,
         full: bool,
         report: _Reporter,
-        out: _Outcome,
+        out: RunOutcome,
     ) -> None:
         index = self.state.index(connection.name)
         lost = self._lost(destination.sink, index, out)
@@ -145,7 +146,6 @@ class SyncEngine:
                 full=full,
                 include_preview=bool(connection.options.get("include_preview", True)),
             )
-            out.plan = plan
             gathered = self._collect(provider, connection, destination, plan, full, report)
         finally:
             provider.close()
@@ -157,7 +157,7 @@ class SyncEngine:
         if gathered.stopped is not None:
             raise gathered.stopped
 
-    def _lost(self, sink: LedgerSink, index: dict[str, IndexEntry], out: _Outcome) -> set[str]:
+    def _lost(self, sink: LedgerSink, index: dict[str, IndexEntry], out: RunOutcome) -> set[str]:
         """Keys the index holds whose rows are not in the ledger: all of them when the ledger
         itself is gone (file deleted, tab deleted, Sheet trashed). A damaged ledger raises
         SinkError here, on every sync, before anything is fetched."""
@@ -300,7 +300,7 @@ class SyncEngine:
         plan: SyncPlan,
         collected: Sequence[Collected],
         report: _Reporter,
-        out: _Outcome,
+        out: RunOutcome,
     ) -> None:
         batch = LedgerBatch(
             invoices=tuple(item.fetched.invoice for item in collected),
@@ -324,8 +324,8 @@ class SyncEngine:
         )
         report("writing", len(batch.invoices), len(batch.invoices))
 
-    def _finish(self, run: RunRecord, sink: LedgerSink | None, outcome: _Outcome) -> RunRecord:
-        status = run_status(outcome.error, outcome.shortfalls, outcome.counts)
+    def _finish(self, run: RunRecord, sink: LedgerSink | None, outcome: RunOutcome) -> RunRecord:
+        status = outcome.status()
         record = self.state.finish_run(run.id, status, outcome.counts, outcome.message())
         # A run that changed nothing is kept in the StateStore only: an hourly schedule would
         # otherwise spend a Sheets write (60/min quota) and a Runs row on every idle tick.
@@ -339,39 +339,6 @@ class SyncEngine:
         except BillsyncError as exc:  # the run itself is recorded in the state store
             log.warning("could not append run %s to the ledger: %s", run.id, exc)
         return record
-
-
-class _Outcome:
-    """What one run found and did, gathered step by step; its message is the Runs row's."""
-
-    def __init__(self) -> None:
-        self.plan: SyncPlan | None = None
-        self.counts = RunCounts()
-        self.error: str | None = None
-        self.shortfalls: list[Shortfall] = []
-        self.rebuilt = ""  # the location of a ledger that was missing and was rebuilt
-        self.moved_to = ""  # where it was rebuilt, when not in the same place (trashed Sheet)
-        self.restored = 0  # invoices written again because their rows had gone missing
-        self.forgotten: set[str] = set()  # index keys neither in the ledger nor listed
-        self.ledger_unusable = False
-
-    def fail(self, message: str) -> None:
-        self.error = message
-
-    @property
-    def changed(self) -> bool:
-        c = self.counts
-        return bool(c.new or c.updated or c.removed)
-
-    def message(self) -> str:
-        if self.error:
-            return self.error
-        text = summary(
-            self.counts, restored=self.restored, rebuilt=self.rebuilt, moved_to=self.moved_to
-        )
-        if self.shortfalls:
-            text += " " + shortfall_text(self.shortfalls)
-        return text
 
 
 class _Reporter:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from api.core.model import RunCounts
 
@@ -88,3 +88,38 @@ def shortfall_text(shortfalls: Sequence[Shortfall]) -> str:
         f"Not complete: {shown} ({written}). The next sync retries only what is missing; if "
         "it keeps failing, check the provider's status page or open the invoice in its console."
     )
+
+
+@dataclass
+class RunOutcome:
+    """What one run found and did, filled in step by step; `message()` is its Runs row's."""
+
+    counts: RunCounts = RunCounts()
+    error: str | None = None  # the run stopped: this sentence says why
+    shortfalls: list[Shortfall] = field(default_factory=list)
+    rebuilt: str = ""  # the location of a ledger that was missing and was rebuilt
+    moved_to: str = ""  # where it was rebuilt, when not in the same place (a trashed Sheet)
+    restored: int = 0  # invoices written again because their rows had gone missing
+    forgotten: set[str] = field(default_factory=set)  # index keys neither in ledger nor listed
+    ledger_unusable: bool = False  # the ledger could not be read: it takes no Runs row either
+
+    def fail(self, message: str) -> None:
+        self.error = message
+
+    @property
+    def changed(self) -> bool:
+        c = self.counts
+        return bool(c.new or c.updated or c.removed)
+
+    def status(self) -> str:
+        return run_status(self.error, self.shortfalls, self.counts)
+
+    def message(self) -> str:
+        if self.error:
+            return self.error
+        text = summary(
+            self.counts, restored=self.restored, rebuilt=self.rebuilt, moved_to=self.moved_to
+        )
+        if self.shortfalls:
+            text += " " + shortfall_text(self.shortfalls)
+        return text
