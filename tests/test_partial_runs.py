@@ -21,6 +21,7 @@ from api.factory import Services, build
 from api.settings import Settings
 from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator, DOSimConfig
 from api.simulators.doit import DEMO_KEY, DoitSimConfig, DoitSimulator
+from tests import test_doit_sync as doit_sync
 from tests.conftest import TODAY
 from tests.fakes.google import FakeGoogle
 from tests.test_cli import billsync
@@ -158,32 +159,32 @@ def doit_sim() -> Iterator[DoitSimulator]:
         yield simulator
 
 
+@pytest.mark.parametrize("where", ["workbook", "sheet"])
 def test_doit_invoice_whose_detail_keeps_failing_does_not_block_the_others(
-    settings: Settings, doit_sim: DoitSimulator
+    settings: Settings, doit_sim: DoitSimulator, fake_google: FakeGoogle, where: str
 ) -> None:
-    services = build(replace(settings, doit_api_url=doit_sim.url))
-    connections.connect(
-        state=services.state, secrets=services.secrets, providers=services.provider,
-        provider="doit", name="doit", token=DEMO_KEY, options={"window_days": 120},
-    )  # fmt: skip
-    listed = services.provider(services.state.get_connection("doit"), DEMO_KEY).list_invoices(
-        first_sync=True
-    )
+    if where == "workbook":
+        services = doit_sync.workbook_services(settings, doit_sim)
+    else:
+        services = doit_sync.sheet_services(settings, doit_sim, fake_google)
+    connection = services.state.get_connection(doit_sync.NAME)
+    sink = services.engine.destinations(connection).sink
+    listed = services.provider(connection, DEMO_KEY).list_invoices(first_sync=True)
     oldest = min(listed, key=lambda ref: (ref.period, ref.invoice_id))
     doit_sim.faults.add("500", path=f"*/invoices/{oldest.handle['id']}", times=ALWAYS)
 
-    run = services.engine.sync("doit")
+    run = services.engine.sync(doit_sync.NAME)
 
     assert run.status == "partial"
     assert f"invoice {oldest.invoice_id} ({oldest.period}) line items" in run.message
-    keys = [r["Invoice Key"] for r in services.sink.rows("Invoices")]
+    keys = [r["Invoice Key"] for r in sink.rows("Invoices")]
     assert oldest.key not in keys and len(keys) == len(listed) - 1
 
     doit_sim.faults.clear()
-    run = services.engine.sync("doit")
+    run = services.engine.sync(doit_sync.NAME)
 
     assert run.status == "succeeded", run.message
-    rows = services.sink.rows("Invoices")
+    rows = sink.rows("Invoices")
     assert rows[0]["Invoice Key"] == oldest.key  # back in its chronological place
     assert [r["Period"] for r in rows] == sorted(r["Period"] for r in rows)
 
