@@ -247,9 +247,10 @@ class ApiClient:
         except httpx.TransportError as exc:
             self._log(request, None, started)
             raise RetriableError(
-                f"Could not reach {self.provider} ({type(exc).__name__}).",
+                f"Could not reach {self.provider} at {redact(str(request.url))} "
+                f"({type(exc).__name__}).",
                 provider=self.provider,
-                action="Check the network or the API URL setting, then run the sync again.",
+                action="Check the network and the API URL setting, then try again.",
             ) from None
         finally:
             if reservation is not None:
