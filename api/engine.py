@@ -8,12 +8,13 @@ import hashlib
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from api import logs
+from api.core.counts import run_counts
 from api.core.diff import INCOMPLETE, SyncPlan, plan_sync
 from api.core.model import (
     Connection,
@@ -21,7 +22,6 @@ from api.core.model import (
     FetchedInvoice,
     InvoiceRef,
     LedgerBatch,
-    RunCounts,
     RunRecord,
 )
 from api.core.outcome import RunOutcome, Shortfall
@@ -131,7 +131,7 @@ class SyncEngine:
         out: RunOutcome,
     ) -> None:
         index = self.state.index(connection.name)
-        lost = self._lost(destination.sink, index, out)
+        lost, held = self._lost(destination.sink, index, out)
         versions = {key: entry.version for key, entry in index.items() if key not in lost}
         token = self.secrets.get(connection.secret_ref)
         provider = self.providers(connection, token)
@@ -153,14 +153,18 @@ class SyncEngine:
         out.restored = sum(1 for item in gathered.collected if item.entry.key in lost)
         listed = {ref.key for ref in refs}
         out.forgotten = {key for key in lost if key not in listed}
-        self._write(connection, destination.sink, plan, gathered.collected, report, out)
+        counted = _Counted(versions, held)
+        self._write(connection, destination.sink, plan, gathered.collected, report, out, counted)
         if gathered.stopped is not None:
             raise gathered.stopped
 
-    def _lost(self, sink: LedgerSink, index: dict[str, IndexEntry], out: RunOutcome) -> set[str]:
+    def _lost(
+        self, sink: LedgerSink, index: dict[str, IndexEntry], out: RunOutcome
+    ) -> tuple[set[str], frozenset[str] | None]:
         """Keys the index holds whose rows are not in the ledger: all of them when the ledger
         itself is gone (file deleted, tab deleted, Sheet trashed). A damaged ledger raises
-        SinkError here, on every sync, before anything is fetched."""
+        SinkError here, on every sync, before anything is fetched. Also returns the keys the
+        ledger held (None: no ledger), for the run's counts."""
         where = sink.location()
         try:
             held = sink.invoice_keys()
@@ -170,8 +174,8 @@ class SyncEngine:
         if held is None:
             if index:
                 out.rebuilt, out.moved_to = where, sink.location()
-            return set(index)
-        return {key for key in index if key not in held}
+            return set(index), None
+        return {key for key in index if key not in held}, frozenset(held)
 
     def _collect(
         self,
@@ -301,6 +305,7 @@ class SyncEngine:
         collected: Sequence[Collected],
         report: _Reporter,
         out: RunOutcome,
+        counted: _Counted,
     ) -> None:
         batch = LedgerBatch(
             invoices=tuple(item.fetched.invoice for item in collected),
@@ -313,15 +318,10 @@ class SyncEngine:
         forgotten = tuple(sorted(out.forgotten))
         entries = [item.entry for item in collected]
         self.state.record_index(connection.name, entries, plan.remove + forgotten)
-        added = {ref.key for ref in plan.add}
-        new = sum(1 for item in collected if item.entry.key in added)
-        out.counts = RunCounts(
-            new=new,
-            updated=len(collected) - new,
-            unchanged=len(plan.unchanged),
-            removed=len(plan.remove),
-            line_items=len(batch.lines),
-        )
+        out.counts = run_counts(
+            plan, [(item.entry.key, item.entry.version) for item in collected],
+            counted.versions, counted.held, line_items=len(batch.lines),
+        )  # fmt: skip
         report("writing", len(batch.invoices), len(batch.invoices))
 
     def _finish(self, run: RunRecord, sink: LedgerSink | None, outcome: RunOutcome) -> RunRecord:
@@ -378,3 +378,12 @@ def _chronological(ref: InvoiceRef) -> tuple[str, bool, str]:
 def _sha256(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """What a run's counts are judged against: the index versions and the ledger's keys at the
+    start (FAULTS-B, issue 9 section 5: a --full rerun or a reconnect is not new/updated)."""
+
+    versions: Mapping[str, str]
+    held: frozenset[str] | None

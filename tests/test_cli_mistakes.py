@@ -197,3 +197,28 @@ def test_demo_twice_says_what_each_sync_did(tmp_path) -> None:
     window = "demo-doit: re-read the invoices of the last 120 days for changes"
     assert first.stdout.count(window) == 1  # the second pass; the first read all history
     assert again.stdout.count(window) == 2
+
+
+def test_a_full_sync_with_nothing_changed_says_unchanged(tmp_path, sim) -> None:
+    home, env = connected(tmp_path, sim)
+    assert "3 new" in billsync(home, ["sync", "acme"], env=env).stdout  # 2 months + preview
+
+    full = billsync(home, ["sync", "acme", "--full"], env=env)
+
+    assert full.returncode == 0, full.stderr
+    assert "acme: Nothing new (3 invoices unchanged)." in full.stdout
+    assert "updated" not in full.stdout
+
+
+def test_reconnecting_an_account_already_in_the_ledger_adds_nothing_new(tmp_path, sim) -> None:
+    home, env = connected(tmp_path, sim)
+    assert billsync(home, ["sync", "acme"], env=env).returncode == 0
+    assert billsync(home, ["disconnect", "acme", "--yes"], env=env).returncode == 0
+    assert billsync(home, ["connect", "digitalocean", "--name", "acme"], env=env).returncode == 0
+
+    again = billsync(home, ["sync", "acme"], env=env)
+
+    assert again.returncode == 0, again.stderr
+    assert (
+        "acme: Nothing new (3 invoices unchanged)." in again.stdout and "new," not in again.stdout
+    )

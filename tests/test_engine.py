@@ -182,7 +182,8 @@ def test_full_resync_refetches_without_duplicates(
     run = services.engine.sync(NAME, full=True)
 
     assert run.status == "succeeded" and run.counts.new == 0
-    assert run.counts.updated == len(before["Invoices"])
+    # Nothing changed at the provider: unchanged, not updated (issue 9 section 5).
+    assert (run.counts.updated, run.counts.unchanged) == (0, len(before["Invoices"]))
     assert any(p.endswith("/pdf") for p in billing_calls(do_sim))  # really fetched again
     assert ledger(services) == before
     files_after = sorted(p for p in services.settings.archive_dir.rglob("*") if p.is_file())
