@@ -142,7 +142,7 @@ def test_a_file_that_is_not_a_workbook_is_never_overwritten(sink: WorkbookLedger
     with pytest.raises(SinkError) as raised:
         sink.write(batch(invoice(1)))
 
-    assert str(sink.path) in str(raised.value) and "Move or rename" in str(raised.value)
+    assert str(sink.path) in str(raised.value) and "move it away" in str(raised.value)
     assert sink.path.read_bytes() == b"my own notes, saved under the wrong name"
     with pytest.raises(SinkError):
         sink.rows("Invoices")
