@@ -150,6 +150,7 @@ class SyncEngine:
         finally:
             provider.close()
         out.shortfalls = gathered.shortfalls
+        out.written = len(gathered.collected) + len(plan.remove)
         out.restored = sum(1 for item in gathered.collected if item.entry.key in lost)
         listed = {ref.key for ref in refs}
         out.forgotten = {key for key in lost if key not in listed}

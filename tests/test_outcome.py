@@ -15,20 +15,19 @@ ITEMS = Shortfall("588179307", "2024-02", "line items", "DigitalOcean timed out.
 
 
 @pytest.mark.parametrize(
-    ("error", "shortfalls", "counts", "status"),
+    ("error", "shortfalls", "written", "status"),
     [
-        (None, [], RunCounts(), "succeeded"),
-        (None, [], RunCounts(new=3), "succeeded"),
-        (None, [PDF], RunCounts(new=3), "partial"),  # the row is in, its PDF cell empty
-        (None, [ITEMS], RunCounts(new=2), "partial"),
-        (None, [ITEMS], RunCounts(unchanged=4), "failed"),  # nothing could be written
-        ("The token was rejected.", [], RunCounts(new=1), "failed"),
+        (None, [], 0, "succeeded"),
+        (None, [], 3, "succeeded"),
+        (None, [PDF], 3, "partial"),  # the row is in, its PDF cell empty
+        (None, [PDF], 1, "partial"),  # --full rewrote it unchanged, still without its PDF
+        (None, [ITEMS], 2, "partial"),
+        (None, [ITEMS], 0, "failed"),  # nothing could be written
+        ("The token was rejected.", [], 1, "failed"),
     ],
 )
-def test_status(
-    error: str | None, shortfalls: list[Shortfall], counts: RunCounts, status: str
-) -> None:
-    assert RunOutcome(counts=counts, error=error, shortfalls=shortfalls).status() == status
+def test_status(error: str | None, shortfalls: list[Shortfall], written: int, status: str) -> None:
+    assert RunOutcome(error=error, shortfalls=shortfalls, written=written).status() == status
 
 
 def test_a_partial_message_names_invoice_period_and_document_then_what_happens_next() -> None:

@@ -35,14 +35,14 @@ class Shortfall:
         return f"invoice {self.invoice_id} ({self.period}) {what}: {first}"
 
 
-def run_status(error: str | None, shortfalls: Sequence[Shortfall], counts: RunCounts) -> str:
-    """failed: the run stopped, or every invoice it had to fetch failed; partial: some invoice
-    or document is missing and everything else was written; succeeded otherwise."""
+def run_status(error: str | None, shortfalls: Sequence[Shortfall], written: int) -> str:
+    """failed: the run stopped, or every invoice it had to fetch failed (`written` counts the
+    invoice rows written or removed); partial: some invoice or document is missing and
+    everything else was written; succeeded otherwise."""
     if error:
         return FAILED
     if not shortfalls:
         return SUCCEEDED
-    written = counts.new or counts.updated or counts.removed
     return PARTIAL if written else FAILED
 
 
@@ -102,6 +102,7 @@ class RunOutcome:
     restored: int = 0  # invoices written again because their rows had gone missing
     forgotten: set[str] = field(default_factory=set)  # index keys neither in ledger nor listed
     ledger_unusable: bool = False  # the ledger could not be read: it takes no Runs row either
+    written: int = 0  # invoice rows written or removed (an unchanged rewrite counts too)
 
     def fail(self, message: str) -> None:
         self.error = message
@@ -112,7 +113,7 @@ class RunOutcome:
         return bool(c.new or c.updated or c.removed)
 
     def status(self) -> str:
-        return run_status(self.error, self.shortfalls, self.counts)
+        return run_status(self.error, self.shortfalls, self.written)
 
     def message(self) -> str:
         if self.error:
