@@ -20,6 +20,7 @@ from api.settings import Settings
 
 TOKEN_ENV = {"digitalocean": "DIGITALOCEAN_TOKEN", "doit": "DOIT_API_KEY"}
 TOKEN_LABEL = {"digitalocean": "DigitalOcean read-only API token", "doit": "DoiT API key"}
+QUIET = logging.CRITICAL + 1  # above every level: no log line at all
 
 
 class _Context:
@@ -47,7 +48,8 @@ class _Context:
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
     """billsync: cloud invoices into your ledger and archive."""
-    logs.configure(logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr)
+    # Without -v nothing is logged: every failure reaches the person as one human line.
+    logs.configure(logging.DEBUG if verbose else QUIET, stream=sys.stderr)
     ctx.obj = _Context(home, verbose)
 
 
@@ -185,7 +187,8 @@ def sync(obj: _Context, name: str | None, full: bool) -> None:
         )
     results = [_sync_one(services, n, full) for n in names]
     failed = [run for run in results if run.status != "succeeded"]
-    for ledger, archive in dict.fromkeys(_places(services, n) for n in names):
+    written = [n for n, run in zip(names, results, strict=True) if run.status != "failed"]
+    for ledger, archive in dict.fromkeys(_places(services, n) for n in written):
         click.echo(f"Ledger:  {ledger}")
         click.echo(f"Archive: {archive}")
     if failed:
@@ -218,7 +221,13 @@ def disconnect(obj: _Context, name: str, yes: bool) -> None:
     """Forget a connection and destroy its stored token (ledger rows stay)."""
     services = obj.services()
     services.state.get_connection(name)
-    if not yes and sys.stdin.isatty():
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(
+                f"Not disconnecting '{name}': there is no terminal to confirm on.",
+                action=f"Add --yes to destroy its stored token: billsync disconnect {_quoted(name)}"
+                " --yes",
+            )
         click.confirm(f"Disconnect '{name}' and destroy its stored token?", abort=True)
     connection = connections.disconnect(state=services.state, secrets=services.secrets, name=name)
     click.echo(
@@ -268,7 +277,13 @@ def demo(obj: _Context, months: int, items: int) -> None:
                 f"(token {connection.fingerprint})."
             )
         runs: list[RunRecord] = []
-        for title in ("First sync (full history):", "Second sync (should find nothing new):"):
+        synced_before = any(services.state.list_runs(name, limit=1) for name, *_ in demos)
+        first = (
+            "Sync (only what is new or changed):"
+            if synced_before
+            else ("First sync (full history):")
+        )
+        for title in (first, "Second sync (should find nothing new):"):
             click.echo(title)
             runs += [_sync_one(services, name, full=False) for name, *_ in demos]
     click.echo("")
@@ -282,13 +297,32 @@ def demo(obj: _Context, months: int, items: int) -> None:
 
 
 def _sync_one(services: Services, name: str, full: bool) -> RunRecord:
+    window = _reread_window(services, name, full)
     with _progress(name) as on_progress:
         run = services.engine.sync(name, trigger="cli", full=full, on_progress=on_progress)
+    _say_outcome(name, run)
+    if window and run.status != "failed":
+        click.echo(f"  {name}: {window}")
+    return run
+
+
+def _reread_window(services: Services, name: str, full: bool) -> str | None:
+    """What a DoiT sync after the first re-reads (its invoices change after they are issued)."""
+    connection = services.state.get_connection(name)
+    if connection.provider != "doit" or full or not services.state.list_runs(name, limit=1):
+        return None
+    days = int(connection.options.get("window_days", 120))
+    return f"re-read the invoices of the last {days} days for changes (--window-days at connect)."
+
+
+def _say_outcome(name: str, run: RunRecord) -> None:
+    """One line per run: stdout when it succeeded, else stderr ("partial:" names each invoice
+    and document still missing, and that the next sync retries them)."""
     if run.status == "succeeded":
         click.echo(f"  {name}: {run.message}")
     else:
-        click.echo(f"error: {name}: {run.message}", err=True)
-    return run
+        click.echo(f"{'partial' if run.status == 'partial' else 'error'}: {name}: {run.message}",
+                   err=True)  # fmt: skip
 
 
 class _ProgressBar:

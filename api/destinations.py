@@ -112,6 +112,8 @@ def destination_for(
             api_url=settings.google_sheets_api_url,
             drive_api_url=settings.google_drive_api_url,
             cell_limit=settings.google_sheets_cell_limit,
+            # a trashed ledger Sheet was replaced: later runs write to the new one
+            on_replaced=lambda new_id: state.update_options(connection.name, {"sheet": new_id}),
         )
     if options.get("drive_folder"):
         files = DriveStore(

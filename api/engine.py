@@ -8,23 +8,24 @@ import hashlib
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from api import logs
-from api.core.diff import SyncPlan, plan_sync
+from api.core.counts import run_counts
+from api.core.diff import INCOMPLETE, SyncPlan, plan_sync
 from api.core.model import (
     Connection,
     DocumentLink,
     FetchedInvoice,
     InvoiceRef,
     LedgerBatch,
-    RunCounts,
     RunRecord,
 )
-from api.errors import AuthError, BillsyncError, PermissionError_
+from api.core.outcome import RunOutcome, Shortfall
+from api.errors import AuthError, BillsyncError, PermissionError_, SinkError
 from api.ports import FileStore, IndexEntry, LedgerSink, Provider, SecretStore, StateStore, utcnow
 
 log = logs.get("engine")
@@ -49,10 +50,22 @@ _STOP_ALL = (AuthError, PermissionError_)
 
 @dataclass(frozen=True)
 class Collected:
-    """One invoice ready to write: its row (with archive links), its lines, its index entry."""
+    """One invoice ready to write: its row (with archive links), its lines, its index entry,
+    and the documents that could not be archived this time (their cells stay empty)."""
 
     fetched: FetchedInvoice
     entry: IndexEntry
+    missing: tuple[Shortfall, ...] = ()
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """What the fetch phase got: the invoices to write (chronological), what fell short, and
+    the error that stopped it early (every further call would have failed the same way)."""
+
+    collected: list[Collected]
+    shortfalls: list[Shortfall]
+    stopped: BillsyncError | None
 
 
 class SyncEngine:
@@ -85,14 +98,15 @@ class SyncEngine:
         full: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> RunRecord:
-        """Run one sync of connection `name`; returns the finished run (succeeded or failed).
+        """Run one sync of connection `name`; returns the finished run: succeeded, partial
+        (some invoice or document is missing, everything else was written) or failed.
 
         Raises only before a run exists (unknown connection, RunInProgress).
         """
         connection = self.state.get_connection(name)
         run = self.state.start_run(name, trigger)
         reporter = _Reporter(self.state, run.id, on_progress, self.progress_interval)
-        outcome = _Outcome()
+        outcome = RunOutcome()
         destination: Destination | None = None
         try:
             destination = self.destinations(connection)
@@ -114,28 +128,55 @@ class SyncEngine:
         destination: Destination,
         full: bool,
         report: _Reporter,
-        out: _Outcome,
+        out: RunOutcome,
     ) -> None:
+        index = self.state.index(connection.name)
+        lost, held = self._lost(destination.sink, index, out)
+        versions = {key: entry.version for key, entry in index.items() if key not in lost}
         token = self.secrets.get(connection.secret_ref)
         provider = self.providers(connection, token)
         del token
         try:
-            index = self.state.index(connection.name)
             report("listing", 0, 0)
-            refs = provider.list_invoices(first_sync=full or not index)
+            # Rows gone from the ledger may be older than a provider's recent window.
+            refs = provider.list_invoices(first_sync=full or not versions or bool(lost))
             plan = plan_sync(
                 refs,
-                {key: entry.version for key, entry in index.items()},
+                versions,
                 full=full,
                 include_preview=bool(connection.options.get("include_preview", True)),
             )
-            out.plan = plan
-            collected, error = self._collect(provider, connection, destination, plan, full, report)
+            gathered = self._collect(provider, connection, destination, plan, full, report)
         finally:
             provider.close()
-        self._write(connection, destination.sink, plan, collected, report, out)
-        if error is not None:
-            raise error
+        out.shortfalls = gathered.shortfalls
+        out.written = len(gathered.collected) + len(plan.remove)
+        out.restored = sum(1 for item in gathered.collected if item.entry.key in lost)
+        listed = {ref.key for ref in refs}
+        out.forgotten = {key for key in lost if key not in listed}
+        counted = _Counted(versions, held)
+        self._write(connection, destination.sink, plan, gathered.collected, report, out, counted)
+        if gathered.stopped is not None:
+            raise gathered.stopped
+
+    def _lost(
+        self, sink: LedgerSink, index: dict[str, IndexEntry], out: RunOutcome
+    ) -> tuple[set[str], frozenset[str] | None]:
+        """Keys the index holds whose rows are not in the ledger: all of them when the ledger
+        itself is gone (file deleted, tab deleted, Sheet trashed). A damaged ledger raises
+        SinkError here, on every sync, before anything is fetched. Also returns the keys the
+        ledger held (None: no ledger), for the run's counts."""
+        where = sink.location()
+        try:
+            held = sink.invoice_keys()
+        except SinkError:
+            out.ledger_unusable = True
+            raise
+        if held is None:
+            if index:
+                out.rebuilt, out.moved_to = where, sink.location()
+            return set(index), None
+        return {key for key in index if key not in held}, frozenset(held)
 
     def _collect(
         self,
@@ -145,18 +186,19 @@ class SyncEngine:
         plan: SyncPlan,
         full: bool,
         report: _Reporter,
-    ) -> tuple[list[Collected], BillsyncError | None]:
+    ) -> Gathered:
         """Fetch and archive every invoice to add or update, in parallel.
 
-        Returns the longest chronological prefix that succeeded, and the first error: writing
-        a prefix keeps the ledger in the same order a clean run would give it, and the next run
-        completes it.
+        One invoice whose line items cannot be fetched, or one document that cannot be
+        archived, does not keep the others out: they are written (the sink keeps rows in
+        chronological order when a late invoice arrives) and the run ends partial. Only an
+        error every call would repeat (a rejected token, a missing scope) stops the fetching.
         """
         todo = sorted(plan.fetch, key=_chronological)
         total = len(todo)
         report("fetching", 0, total)
         results: dict[str, Collected] = {}
-        errors: dict[str, BillsyncError] = {}
+        failures: dict[str, BillsyncError] = {}
         stop = threading.Event()
 
         def work(ref: InvoiceRef) -> Collected | None:
@@ -172,7 +214,7 @@ class SyncEngine:
                 try:
                     item = future.result()
                 except BillsyncError as exc:
-                    errors[ref.key] = exc
+                    failures[ref.key] = exc
                     if isinstance(exc, _STOP_ALL):
                         stop.set()
                     continue
@@ -180,15 +222,17 @@ class SyncEngine:
                     results[ref.key] = item
                 report("fetching", len(results), total)
 
-        prefix: list[Collected] = []
-        for ref in todo:
-            if ref.key not in results:
-                break
-            prefix.append(results[ref.key])
-        first_error = next((errors[ref.key] for ref in todo if ref.key in errors), None)
-        if first_error is None and len(prefix) < total:
-            first_error = BillsyncError("The sync stopped before every invoice was fetched.")
-        return prefix, first_error
+        collected = [results[ref.key] for ref in todo if ref.key in results]
+        shortfalls = [s for item in collected for s in item.missing]
+        shortfalls += [
+            Shortfall(ref.invoice_id, ref.period, "line items", failures[ref.key].message)
+            for ref in todo
+            if ref.key in failures and not isinstance(failures[ref.key], _STOP_ALL)
+        ]
+        for shortfall in shortfalls:
+            log.info("not complete: %s (%s)", shortfall.describe(), shortfall.reason)
+        stopped = next((e for e in failures.values() if isinstance(e, _STOP_ALL)), None)
+        return Gathered(collected, shortfalls, stopped)
 
     def _collect_one(
         self,
@@ -201,13 +245,23 @@ class SyncEngine:
         fetched = provider.fetch_invoice(ref, connection.account)
         recorded = self.state.documents(connection.name, ref.key)
         links: dict[str, DocumentLink] = {}
+        missing: list[Shortfall] = []
         for kind in fetched.documents:
             # A document archived by an earlier (perhaps interrupted) run is reused, so a rerun
             # downloads nothing twice; --full downloads again and the FileStore keeps one copy.
             if kind in recorded and not full:
                 links[kind] = recorded[kind]
                 continue
-            links[kind] = self._archive(provider, connection, files, ref, fetched, kind)
+            try:
+                links[kind] = self._archive(provider, connection, files, ref, fetched, kind)
+            except _STOP_ALL:
+                raise
+            except BillsyncError as exc:
+                if kind in recorded:  # --full could not fetch it again: the old copy stands
+                    links[kind] = recorded[kind]
+                    continue
+                invoice = fetched.invoice
+                missing.append(Shortfall(invoice.invoice_id, invoice.period, kind, exc.message))
         invoice = replace(
             fetched.invoice,
             pdf=links["pdf"].url if "pdf" in links else "",
@@ -216,13 +270,15 @@ class SyncEngine:
         )
         entry = IndexEntry(
             key=ref.key,
-            version=ref.version,
+            # An incomplete row is fetched again by the next sync, which downloads only the
+            # documents still missing (the others are recorded) and fills their cells.
+            version=INCOMPLETE if missing else ref.version,
             invoice_id=invoice.invoice_id,
             period=invoice.period,
             line_count=len(fetched.lines),
             documents=links,
         )
-        return Collected(replace(fetched, invoice=invoice), entry)
+        return Collected(replace(fetched, invoice=invoice), entry, tuple(missing))
 
     def _archive(
         self,
@@ -249,7 +305,8 @@ class SyncEngine:
         plan: SyncPlan,
         collected: Sequence[Collected],
         report: _Reporter,
-        out: _Outcome,
+        out: RunOutcome,
+        counted: _Counted,
     ) -> None:
         batch = LedgerBatch(
             invoices=tuple(item.fetched.invoice for item in collected),
@@ -259,55 +316,30 @@ class SyncEngine:
         report("writing", 0, len(batch.invoices))
         if not batch.empty:
             sink.write(batch)
-        self.state.record_index(connection.name, [item.entry for item in collected], plan.remove)
-        added = {ref.key for ref in plan.add}
-        new = sum(1 for item in collected if item.entry.key in added)
-        out.counts = RunCounts(
-            new=new,
-            updated=len(collected) - new,
-            unchanged=len(plan.unchanged),
-            removed=len(plan.remove),
-            line_items=len(batch.lines),
-        )
+        forgotten = tuple(sorted(out.forgotten))
+        entries = [item.entry for item in collected]
+        self.state.record_index(connection.name, entries, plan.remove + forgotten)
+        out.counts = run_counts(
+            plan, [(item.entry.key, item.entry.version) for item in collected],
+            counted.versions, counted.held, line_items=len(batch.lines),
+        )  # fmt: skip
         report("writing", len(batch.invoices), len(batch.invoices))
 
-    def _finish(self, run: RunRecord, sink: LedgerSink | None, outcome: _Outcome) -> RunRecord:
-        status = "failed" if outcome.error else "succeeded"
-        message = outcome.error or outcome.summary()
-        record = self.state.finish_run(run.id, status, outcome.counts, message)
+    def _finish(self, run: RunRecord, sink: LedgerSink | None, outcome: RunOutcome) -> RunRecord:
+        status = outcome.status()
+        record = self.state.finish_run(run.id, status, outcome.counts, outcome.message())
         # A run that changed nothing is kept in the StateStore only: an hourly schedule would
         # otherwise spend a Sheets write (60/min quota) and a Runs row on every idle tick.
-        if sink is None or (status == "succeeded" and not outcome.changed):
+        # A ledger that cannot be read cannot take a Runs row either.
+        if sink is None or outcome.ledger_unusable:
+            return record
+        if status == "succeeded" and not outcome.changed:
             return record
         try:
             sink.append_run(record)
         except BillsyncError as exc:  # the run itself is recorded in the state store
             log.warning("could not append run %s to the ledger: %s", run.id, exc)
         return record
-
-
-class _Outcome:
-    def __init__(self) -> None:
-        self.plan: SyncPlan | None = None
-        self.counts = RunCounts()
-        self.error: str | None = None
-
-    def fail(self, message: str) -> None:
-        self.error = message
-
-    @property
-    def changed(self) -> bool:
-        c = self.counts
-        return bool(c.new or c.updated or c.removed)
-
-    def summary(self) -> str:
-        c = self.counts
-        if not (c.new or c.updated or c.removed):
-            return f"Nothing new ({c.unchanged} invoices unchanged)."
-        parts = [f"{c.new} new", f"{c.updated} updated", f"{c.unchanged} unchanged"]
-        if c.removed:
-            parts.append(f"{c.removed} removed")
-        return ", ".join(parts) + f"; {c.line_items} line items written."
 
 
 class _Reporter:
@@ -347,3 +379,12 @@ def _chronological(ref: InvoiceRef) -> tuple[str, bool, str]:
 def _sha256(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """What a run's counts are judged against: the index versions and the ledger's keys at the
+    start (FAULTS-B, issue 9 section 5: a --full rerun or a reconnect is not new/updated)."""
+
+    versions: Mapping[str, str]
+    held: frozenset[str] | None

@@ -31,7 +31,14 @@ class BillsyncError(Exception):
     def __init__(self, message: str, *, action: str | None = None) -> None:
         self.message = message
         self.action = action
-        super().__init__(message if not action else f"{message} {action}")
+        super().__init__(message if not action else f"{sentence(message)} {action}")
+
+
+def sentence(text: str) -> str:
+    """`text` ending in a full stop (provider text often has none), so the action that follows
+    reads as a second sentence: 'DoiT said: Invalid API key. Create a new API key...'."""
+    text = text.rstrip()
+    return text if not text or text.endswith((".", "!", "?", ":")) else text + "."
 
 
 class ConfigError(BillsyncError):

@@ -9,7 +9,12 @@ from api.destinations import destination_for
 from api.engine import Destination, SyncEngine
 from api.errors import ConfigError
 from api.ports import FileStore, LedgerSink, Provider, SecretStore, StateStore
-from api.settings import Settings
+from api.settings import Settings, prepare_home
+
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+_DATABASE_ACTION = (
+    "Use sqlite:///PATH (the default) or postgresql://USER@HOST/DB, or unset DATABASE_URL."
+)
 
 
 @dataclass
@@ -60,7 +65,8 @@ def build(settings: Settings) -> Services:
     from api.secrets.encrypted_file import FernetSecretStore
     from api.state.sql import SqlStateStore
 
-    settings.home.mkdir(parents=True, exist_ok=True)
+    prepare_home(settings)  # a clear message for an unwritable folder or an unusable database
+    check_database_url(settings.database_url)
     state = SqlStateStore(settings.database_url)
     secrets = FernetSecretStore(settings.secrets_path, settings.secret_key, settings.key_path)
     sink: LedgerSink = WorkbookLedger(settings.workbook_path)
@@ -72,7 +78,39 @@ def build(settings: Settings) -> Services:
         # The workbook and folder by default; a connection may name its own Sheet and Drive folder.
         destinations=lambda conn: destination_for(settings, state, secrets, conn, local),
         providers=lambda connection, token: build_provider(settings, connection, token),
-        workdir=settings.home / "tmp",
+        workdir=settings.download_dir,
         concurrency=settings.http.concurrency,
     )
     return Services(settings, state, secrets, sink, files, engine)
+
+
+def check_database_url(url: str) -> None:
+    """ConfigError unless `url` is SQLite or PostgreSQL with its driver installed."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    from api.state.schema import engine_url
+
+    try:
+        parsed = engine_url(url)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL is not a database URL.", action=_DATABASE_ACTION) from None
+    backend = parsed.get_backend_name()
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        dialect = None
+    if dialect is None or backend not in SUPPORTED_DATABASES:
+        raise ConfigError(
+            f"DATABASE_URL names a database billsync does not support ({parsed.drivername}); "
+            "it keeps its state in SQLite or PostgreSQL.",
+            action=_DATABASE_ACTION,
+        )
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ConfigError(
+            f"The database driver for {parsed.drivername} (Python module {exc.name}) is not "
+            "installed.",
+            action="Install it with pip install 'billsync[postgres]' (psycopg 3), or use a "
+            "sqlite:///PATH URL.",
+        ) from None

@@ -20,12 +20,11 @@ import tenacity
 
 from api import logs
 from api.errors import MalformedResponse, ProviderError, RateLimited, RetriableError
-from api.retry import Backoff, Sleep, parse_retry_after
+from api.retry import Backoff, Clock, Sleep, parse_retry_after
 from api.settings import HttpSettings, RateLimits
 
 log = logs.get("http")
 
-Clock = Callable[[], float]
 ErrorFor = Callable[[httpx.Response], ProviderError]
 
 RETRIABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
@@ -111,9 +110,9 @@ class RateHeaders:
         )
 
 
-def retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds; fractions accepted), else None."""
-    return parse_retry_after(headers.get("retry-after"))
+def retry_after(headers: httpx.Headers, now: Clock = time.time) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date after `now()`), else None."""
+    return parse_retry_after(headers.get("retry-after"), now)
 
 
 def _number(raw: str | None, kind: type) -> Any:
@@ -158,6 +157,8 @@ class ApiClient:
             max_total_delay=http.max_total_delay,
             initial=backoff_initial,
             ceiling=backoff_max,
+            quota=lambda exc: isinstance(exc, RateLimited),
+            patience=http.quota_window,
         )
         self._low_watermark = low_watermark
         self._calls_lock = threading.Lock()
@@ -246,9 +247,10 @@ class ApiClient:
         except httpx.TransportError as exc:
             self._log(request, None, started)
             raise RetriableError(
-                f"Could not reach {self.provider} ({type(exc).__name__}).",
+                f"Could not reach {self.provider} at {redact(str(request.url))} "
+                f"({type(exc).__name__}).",
                 provider=self.provider,
-                action="Check the network or the API URL setting, then run the sync again.",
+                action="Check the network and the API URL setting, then try again.",
             ) from None
         finally:
             if reservation is not None:
@@ -264,7 +266,7 @@ class ApiClient:
     def _observe(self, response: httpx.Response) -> None:
         if self._limiter is None:
             return
-        wait = retry_after(response.headers) if response.status_code == 429 else None
+        wait = retry_after(response.headers, self._wall) if response.status_code == 429 else None
         rate = RateHeaders.parse(response.headers)
         if wait is None and rate.remaining is not None and rate.reset is not None:
             until_reset = max(0.0, rate.reset - self._wall())
@@ -283,7 +285,7 @@ class ApiClient:
                 request_id=error.request_id, action=error.action,
             )  # fmt: skip
         if response.status_code == 429:
-            error.retry_after = retry_after(response.headers)  # type: ignore[attr-defined]
+            error.retry_after = retry_after(response.headers, self._wall)  # type: ignore[attr-defined]
         return error
 
     def _log(self, request: httpx.Request, response: httpx.Response | None, started: float) -> None:

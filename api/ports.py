@@ -54,6 +54,12 @@ class LedgerSink(Protocol):
 
     def append_run(self, run: RunRecord) -> None: ...
 
+    def invoice_keys(self) -> frozenset[str] | None:
+        """The Invoice Keys the ledger holds; None when there is no ledger to hold them (the
+        file, its Invoices or Line Items tab, or the Sheet is gone): the engine then rebuilds
+        it from the provider. Raises SinkError, with what to do, when the ledger is damaged."""
+        ...
+
     def rows(self, tab: str) -> list[dict[str, Any]]:
         """Read a tab back as dicts keyed by header, typed like the model's row() values:
         Decimal money, date / aware-UTC datetime, int, bool, str ('' for an empty text
@@ -105,6 +111,10 @@ class StateStore(Protocol):
     def get_connection(self, name: str) -> Connection: ...
 
     def list_connections(self) -> list[Connection]: ...
+
+    def update_options(self, name: str, changes: Mapping[str, Any]) -> Connection:
+        """Merge `changes` into the connection's options; returns the updated connection."""
+        ...
 
     def remove_connection(self, name: str) -> Connection: ...
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,6 +21,7 @@ class HttpSettings:
     max_attempts: int = 6  # per request, including the first
     max_retry_delay: float = 60.0  # cap on one wait
     max_total_delay: float = 300.0  # cap on all waits of one request
+    quota_window: float = 60.0  # a 429 is retried until this much was waited (quotas refill)
     concurrency: int = 8  # parallel invoice fetches per run
 
 
@@ -56,6 +60,11 @@ class Settings:
     @property
     def workbook_path(self) -> Path:
         return self.home / "ledger.xlsx"
+
+    @property
+    def download_dir(self) -> Path:
+        """Where documents are downloaded before they are archived (temp files)."""
+        return self.home / "tmp"
 
     @property
     def archive_dir(self) -> Path:
@@ -125,3 +134,42 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}.") from None
+
+
+# A download in progress writes its temp file every chunk and waits at most minutes between
+# retries, and the archive reads it right after: a file untouched this long was left behind.
+STALE_DOWNLOAD_AGE = 3600.0  # seconds
+
+
+def prepare_home(settings: Settings) -> None:
+    """Create the data folder and check it can be written (ConfigError, one line saying what
+    to do, otherwise); remove download temp files killed syncs left there."""
+    home = settings.home
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=home).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"The data folder {home} cannot be written ({reason}).",
+            action="Point BILLSYNC_HOME (or --home) at a folder you can write, or give "
+            "yourself write access to this one.",
+        ) from None
+    remove_stale_downloads(settings.download_dir)
+
+
+def remove_stale_downloads(
+    folder: Path, *, now: float | None = None, older_than: float = STALE_DOWNLOAD_AGE
+) -> int:
+    """Delete the download temp files (tmp*.pdf, tmp*.csv) of syncs killed mid-download,
+    only those untouched for `older_than` seconds, so another sync's download in progress is
+    never pulled from under it; returns how many went."""
+    moment = time.time() if now is None else now
+    removed = 0
+    for pattern in ("tmp*.pdf", "tmp*.csv"):
+        for path in folder.glob(pattern):
+            with contextlib.suppress(OSError):  # gone already, or not ours to delete
+                if path.is_file() and moment - path.stat().st_mtime >= older_than:
+                    path.unlink()
+                    removed += 1
+    return removed

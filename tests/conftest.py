@@ -18,7 +18,12 @@ TODAY = dt.date(2026, 11, 21)
 
 # Fast, bounded retries for tests: the same code paths, without real waiting.
 TEST_HTTP = HttpSettings(
-    timeout=2.0, max_attempts=3, max_retry_delay=0.02, max_total_delay=1.0, concurrency=4
+    timeout=2.0,
+    max_attempts=3,
+    max_retry_delay=0.02,
+    max_total_delay=1.0,
+    concurrency=4,
+    quota_window=0.0,
 )
 
 

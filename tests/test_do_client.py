@@ -37,7 +37,9 @@ from api.simulators.http_server import LoopbackServer
 
 TODAY = dt.date(2026, 11, 21)
 INVOICES = "/v2/customers/my/invoices"
-FAST = HttpSettings(timeout=0.3, max_attempts=3, max_retry_delay=0.02, max_total_delay=1.0)
+FAST = HttpSettings(
+    timeout=0.3, max_attempts=3, max_retry_delay=0.02, max_total_delay=1.0, quota_window=0.0
+)
 DO_CSV_HEADER = "product,group_description,description,hours,start,end,USD,project_name,category"
 
 

@@ -619,8 +619,9 @@ def test_cli_serves_until_sigterm() -> None:
     try:
         assert process.stdout is not None
         line = process.stdout.readline().strip()
-        assert re.fullmatch(r"serving http://127\.0\.0\.1:\d+", line)
-        url = line.split(" ", 1)[1]
+        # The URL and the token it accepts (issue 9: the DoiT simulator printed its key already).
+        assert re.fullmatch(rf"serving http://127\.0\.0\.1:\d+  \(token: {DEMO_TOKEN}\)", line)
+        url = line.split()[1]
         response = httpx.get(
             f"{url}{INVOICES}", headers={"Authorization": "Bearer dop_v1_" + "c" * 64}
         )

@@ -28,7 +28,9 @@ from api.simulators.doit import DEMO_KEY, INVOICE_VIEWER, DoitSimConfig, DoitSim
 from api.simulators.doit_data import SimInvoice, SimLine
 
 LIST = "/billing/v1/invoices"
-FAST = HttpSettings(timeout=2.0, max_attempts=3, max_retry_delay=0.01, max_total_delay=5.0)
+FAST = HttpSettings(
+    timeout=2.0, max_attempts=3, max_retry_delay=0.01, max_total_delay=5.0, quota_window=0.0
+)
 KEYS = {
     DEMO_KEY: {"tenants": ["acme-inc"], "permissions": [INVOICE_VIEWER],
                "domain": "acme.example"},

@@ -182,7 +182,8 @@ def test_full_resync_refetches_without_duplicates(
     run = services.engine.sync(NAME, full=True)
 
     assert run.status == "succeeded" and run.counts.new == 0
-    assert run.counts.updated == len(before["Invoices"])
+    # Nothing changed at the provider: unchanged, not updated (issue 9 section 5).
+    assert (run.counts.updated, run.counts.unchanged) == (0, len(before["Invoices"]))
     assert any(p.endswith("/pdf") for p in billing_calls(do_sim))  # really fetched again
     assert ledger(services) == before
     files_after = sorted(p for p in services.settings.archive_dir.rglob("*") if p.is_file())
@@ -199,24 +200,28 @@ def test_second_run_for_same_connection_is_refused_with_running_id(services: Ser
 
 
 @pytest.mark.parametrize(
-    "fault_path",
+    ("fault_path", "status"),
     [
-        "/v2/customers/my/invoices",  # the listing
-        "/v2/customers/my/invoices/*/summary",
-        "/v2/customers/my/invoices/*/pdf",
-        "/v2/customers/my/invoices/*/csv",
-        "/v2/customers/my/invoices/????????-*",  # everything about each final invoice
+        ("/v2/customers/my/invoices", "failed"),  # the listing: nothing to go on
+        ("/v2/customers/my/invoices/*/summary", "failed"),  # every invoice: nothing written
+        ("/v2/customers/my/invoices/*/pdf", "partial"),  # rows written, PDF cells empty
+        ("/v2/customers/my/invoices/*/csv", "partial"),
+        ("/v2/customers/my/invoices/????????-*", "partial"),  # every final; the preview lands
     ],
 )
 def test_provider_failure_at_each_step_then_rerun_equals_clean_run(
-    services: Services, do_sim: DigitalOceanSimulator, clean_ledger: dict, fault_path: str
+    services: Services,
+    do_sim: DigitalOceanSimulator,
+    clean_ledger: dict,
+    fault_path: str,
+    status: str,
 ) -> None:
     connect(services)
-    do_sim.faults.add("500", path=fault_path, times=100)  # outlasts the retries
+    do_sim.faults.add("500", path=fault_path, times=1000)  # outlasts the retries
 
     failed = services.engine.sync(NAME)
 
-    assert failed.status == "failed" and "DigitalOcean" in failed.message
+    assert failed.status == status and "DigitalOcean" in failed.message
     do_sim.faults.clear()
     rerun = services.engine.sync(NAME)
     assert rerun.status == "succeeded", rerun.message

@@ -129,7 +129,9 @@ def test_a_changed_preview_is_one_batch_write_plus_its_run_row(
     writes = [c.method_id for c in fake_google.calls.writes()]
     assert writes == ["sheets.spreadsheets.batchUpdate", "sheets.spreadsheets.batchUpdate"]
     reads = [c.method_id for c in fake_google.calls.reads()]
-    assert reads == ["sheets.spreadsheets.getByDataFilter"]  # one read: tabs, rows, keys
+    # at the start: is the Sheet in the Drive trash, is every indexed invoice in it; then one
+    # read right before the write (rows are addressed by position: a person may move them)
+    assert reads == ["drive.files.get"] + ["sheets.spreadsheets.getByDataFilter"] * 2
     previews = [r for r in sheet(services).rows("Invoices") if r["Status"] == "Preview"]
     assert len(previews) == 1
 

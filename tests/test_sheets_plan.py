@@ -183,7 +183,7 @@ def line_state(sink: SheetsLedger) -> list[tuple[str, Decimal]]:
 def assert_formatted(fake: FakeGoogle) -> None:
     """Every line row holds Google number formats in its date and number columns."""
     tab = fake.sheets.tab(SHEET, "Line Items")  # type: ignore[attr-defined]
-    stamp = ("DATE_TIME", "yyyy-mm-dd hh:mm:ss")
+    stamp = ("DATE_TIME", 'yyyy-mm-dd hh:mm:ss "UTC"')  # labelled UTC (issue 9)
     want = {"Start": stamp, "End": stamp, "Quantity": ("NUMBER", "#,##0.######"),
             "Unit Price": ("NUMBER", "#,##0.00######"),
             "Amount": ("NUMBER", "#,##0.00")}  # fmt: skip

@@ -484,3 +484,15 @@ def test_an_unreachable_database_names_no_password() -> None:
     assert "hunter2" not in str(raised.value) and "hunter2" not in repr(store)
     assert "127.0.0.1:1/billsync" in str(raised.value)
     store.close()
+
+
+def test_update_options_merges_and_keeps_the_rest(store: SqlStateStore) -> None:
+    before = store.get_connection("acme")
+
+    updated = store.update_options("acme", {"sheet": "new-sheet-id"})
+
+    assert updated.options == {**before.options, "sheet": "new-sheet-id"}
+    assert store.get_connection("acme") == updated
+    assert store.get_connection("globex").options == _connection("globex").options
+    with pytest.raises(NotFoundError):
+        store.update_options("nobody", {"sheet": "x"})

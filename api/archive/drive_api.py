@@ -20,14 +20,16 @@ from googleapiclient.http import HttpRequest
 from api import logs
 from api.errors import BillsyncError, ConfigError, RetriableSinkError, SinkError
 from api.google.credentials import REVOKED_MESSAGE, google_auth_error
+from api.google.session import google_backoff
 from api.http import redact
-from api.retry import Backoff, Sleep, parse_retry_after
+from api.retry import Clock, Sleep, parse_retry_after
 
 log = logs.get("drive")
 
 
 # Drive answers quota trouble with 403 + one of these reasons as well as with 429.
-_RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "backendError"})
+_QUOTA_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+_RATE_REASONS = _QUOTA_REASONS | {"backendError"}
 _RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _CONNECTION_ERRORS = (OSError, httplib2.HttpLib2Error, http.client.HTTPException)
 _STATIC_DOC_LOCK = threading.Lock()
@@ -61,14 +63,17 @@ class DriveApi:
         *,
         api_url: str,
         sleep: Sleep = time.sleep,
+        clock: Clock = time.time,
         max_attempts: int = 5,
-        max_delay: float = 32.0,
         timeout: float = 60.0,
     ) -> None:
+        """`sleep` and `clock` (unix seconds, for Retry-After dates) are injectable for tests."""
         self._credentials = credentials
         self._document = drive_document(api_url)
         self._sleep = sleep
-        self._backoff = Backoff(max_attempts=max_attempts, max_delay=max_delay, hint=_retry_after)
+        self._backoff = google_backoff(
+            max_attempts, hint=lambda exc: _retry_after(exc, clock), quota=_quota_error
+        )
         self._timeout = timeout
         self._local = threading.local()
 
@@ -149,9 +154,19 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, _CONNECTION_ERRORS)
 
 
-def _retry_after(exc: BaseException | None) -> float | None:
-    """Drive's Retry-After, read off the HttpError's response."""
-    return parse_retry_after(exc.resp.get("retry-after")) if isinstance(exc, HttpError) else None
+def _retry_after(exc: BaseException | None, clock: Clock) -> float | None:
+    """Drive's Retry-After (seconds or HTTP-date), read off the HttpError's response."""
+    if not isinstance(exc, HttpError):
+        return None
+    return parse_retry_after(exc.resp.get("retry-after"), clock)
+
+
+def _quota_error(exc: BaseException | None) -> bool:
+    """A 429, or Drive's 403 rate-limit reasons: a per-minute quota, waited out for a minute."""
+    if not isinstance(exc, HttpError):
+        return False
+    status = exc.resp.status
+    return status == 429 or (status == 403 and reason_of(exc)[0] in _QUOTA_REASONS)
 
 
 def drive_error(exc: HttpError, what: str) -> BillsyncError:

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from api.core.model import InvoiceRef
 
+# The version an index entry records for an invoice written without all of its documents: no
+# provider version is empty, so the next sync sees a change and fetches the invoice again.
+INCOMPLETE = ""
+
 
 @dataclass(frozen=True)
 class SyncPlan:
@@ -29,7 +33,8 @@ def plan_sync(
 ) -> SyncPlan:
     """Compare a provider listing with the ledger index (invoice key -> version).
 
-    - a key not in the index is added; a key whose version changed is updated;
+    - a key not in the index is added; a key whose version changed is updated, and so is one
+      whose entry is INCOMPLETE (written without a document that failed to download);
     - `full` re-fetches every listed invoice (known ones count as updates, never duplicates);
     - a preview in the index that is no longer listed (its month was finalised, or previews
       were switched off) is removed; a preview is never added when `include_preview` is off.

@@ -184,7 +184,9 @@ class RunRecord:
     id: str
     connection: str
     trigger: str
-    status: str  # "running" | "succeeded" | "failed"
+    # "running" | "succeeded" | "partial" (some invoice or document is missing, everything
+    # else was written; the message names each) | "failed"
+    status: str
     started: dt.datetime
     finished: dt.datetime | None = None
     counts: RunCounts = RunCounts()

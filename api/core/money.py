@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-# ISO 4217 minor units where they are not 2.
-_MINOR_UNITS = {
-    "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "HUF": 2, "TWD": 2, "IDR": 2,
-    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3, "IQD": 3, "LYD": 3,
-}  # fmt: skip
+from iso4217 import Currency
 
 CENT = Decimal("0.01")
 
@@ -34,8 +31,21 @@ def parse_amount(value: object) -> Decimal:
     return result
 
 
+@functools.lru_cache(maxsize=256)
+def minor_digits(currency: str) -> int:
+    """Decimal places of a currency's minor unit, from ISO 4217 (the iso4217 package's copy of
+    the published list): JPY 0, USD 2, KWD 3, CLF 4; 2 for a code the list does not hold or
+    holds without a minor unit (XAU)."""
+    try:
+        exponent = Currency(currency.strip().upper()).exponent
+    except ValueError:
+        return 2
+    return 2 if exponent is None else exponent
+
+
 def minor_unit(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-_MINOR_UNITS.get(currency.upper(), 2))
+    """The smallest amount of `currency`: Decimal('1') for JPY, Decimal('0.01') for USD."""
+    return Decimal(1).scaleb(-minor_digits(currency))
 
 
 def quantize(amount: Decimal, currency: str) -> Decimal:

@@ -1,9 +1,12 @@
 """Google API calls as the user: gspread transport, bounded jittered retries, mapped errors.
 
 gspread's own BackOffHTTPClient retries forever; here every call has a cap on attempts and on
-total waiting, honours Retry-After, and only retries what is safe: 429 (never applied) always,
-5xx / dropped connections / timeouts only for idempotent calls. A non-idempotent call (an
-append) raises RetriableSinkError instead, so the caller re-reads and re-plans (ARCHITECTURE §6).
+total waiting, honours Retry-After (seconds or HTTP-date), waits out a 429 quota error until a
+full quota minute has passed (Google: "quotas are refilled every minute", Sheets API usage
+limits; exponential backoff up to 32–64 s per wait), and only retries what is safe: 429
+(never applied) always, 5xx / dropped connections / timeouts only for idempotent calls. A
+non-idempotent call (an append) raises RetriableSinkError instead, so the caller re-reads and
+re-plans (ARCHITECTURE §6).
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ from gspread.http_client import HTTPClient
 from api import logs
 from api.errors import BillsyncError, RetriableSinkError, SinkError
 from api.google.credentials import google_auth_error
-from api.retry import Backoff, Sleep, parse_retry_after
+from api.retry import Backoff, Clock, Sleep, parse_retry_after, retry_after_hint
 
 log = logs.get("google")
 
 RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+QUOTA_WINDOW = 60.0  # seconds: Sheets and Drive per-minute quotas refill each minute
+QUOTA_MAX_WAIT = 64.0  # one wait, hinted or not (Google's exponential backoff: 32-64 s)
+DOUBLING_CEILING = 32.0  # the unhinted doubling stops growing here
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,34 @@ class GoogleError:
 class Retriable(Exception):
     """Internal: a failure worth another attempt; `retry_after` is Google's hint, if any."""
 
-    def __init__(self, error: BillsyncError, retry_after: float | None = None) -> None:
+    def __init__(
+        self, error: BillsyncError, retry_after: float | None = None, *, quota: bool = False
+    ) -> None:
         super().__init__(error.message)
         self.error = error
         self.retry_after = retry_after
+        self.quota = quota  # a 429: the quota refills within QUOTA_WINDOW
+
+
+def google_backoff(
+    max_attempts: int,
+    *,
+    hint: Callable[[BaseException | None], float | None] | None = None,
+    quota: Callable[[BaseException | None], bool] | None = None,
+    max_total_delay: float = 180.0,
+    rng: random.Random | None = None,
+) -> Backoff:
+    """Google's retry policy (Sheets and Drive): quota errors are waited out for a minute."""
+    return Backoff(
+        max_attempts=max_attempts,
+        max_delay=QUOTA_MAX_WAIT,
+        max_total_delay=max_total_delay,
+        ceiling=DOUBLING_CEILING,
+        hint=hint or retry_after_hint,
+        quota=quota or (lambda exc: bool(getattr(exc, "quota", False))),
+        patience=QUOTA_WINDOW,
+        rng=rng or random.Random(),
+    )
 
 
 ErrorFor = Callable[[GoogleError], BillsyncError]
@@ -78,22 +108,19 @@ class GoogleHttp:
         *,
         error_for: ErrorFor,
         sleep: Sleep = time.sleep,
+        clock: Clock = time.time,
         max_attempts: int = 5,
-        max_delay: float = 32.0,
-        max_total_delay: float = 120.0,
+        max_total_delay: float = 180.0,
         timeout: float = 60.0,
         rng: random.Random | None = None,
     ) -> None:
+        """`sleep` and `clock` (unix seconds, for Retry-After dates) are injectable for tests."""
         self._client = HTTPClient(credentials)
         self._client.set_timeout(timeout)
         self._error_for = error_for
         self._sleep = sleep
-        self._backoff = Backoff(
-            max_attempts=max_attempts,
-            max_delay=max_delay,
-            max_total_delay=max_total_delay,
-            rng=rng or random.Random(),
-        )
+        self._clock = clock
+        self._backoff = google_backoff(max_attempts, max_total_delay=max_total_delay, rng=rng)
         self.calls = 0
 
     def call(
@@ -159,7 +186,8 @@ class GoogleHttp:
                 error = RetriableSinkError(error.message, action=error.action)
             # A 429 was refused before doing anything: safe to repeat even an append.
             if idempotent or response.status_code == 429:
-                return Retriable(error, parse_retry_after(response.headers.get("Retry-After")))
+                hinted = parse_retry_after(response.headers.get("Retry-After"), self._clock)
+                return Retriable(error, hinted, quota=response.status_code == 429)
         return error
 
     def _log(self, method: str, url: str, status: int, started: float) -> None:

@@ -187,6 +187,7 @@ class DoitProvider:
             backoff_initial=2.0,
             backoff_max=60.0,
             sleep=sleep,
+            wall_clock=lambda: self._clock().timestamp(),  # for a Retry-After date
             transport=transport,
         )
 

@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> None:
     with DigitalOceanSimulator(config, port=args.port) as simulator:
         if args.warm:
             simulator.warm()
-        print(f"serving {simulator.url}", flush=True)
+        print(f"serving {simulator.url}  (token: {DEMO_TOKEN})", flush=True)
         while not done.wait(0.5):  # short waits keep signal handling prompt
             pass
 

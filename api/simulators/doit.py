@@ -306,7 +306,8 @@ class DoitSimulator:
                         content_type="application/problem+json")  # fmt: skip
 
     def _fault_error(self, status: int, request: Request, headers: dict[str, str]) -> Response:
-        del headers  # DoiT sends 429 without Retry-After: clients must back off on their own
+        # DoiT's own 429s carry no Retry-After (clients back off on their own); a fault given
+        # one explicitly stands for a proxy in front of the API that adds it.
         if status == 524:  # Cloudflare in front of DoiT gave up waiting for the origin
             page = (
                 "<!DOCTYPE html><html><head><title>api.doit.com | 524: A timeout occurred"
@@ -318,7 +319,9 @@ class DoitSimulator:
         detail = {429: "too many requests", 500: "an unexpected error occurred"}.get(
             status, codes.get(status, "error").replace("_", " ")
         )
-        return self._problem(request, ApiProblem(status, codes.get(status, "error"), detail))
+        response = self._problem(request, ApiProblem(status, codes.get(status, "error"), detail))
+        response.headers.update(headers)
+        return response
 
 
 def _integer(args: Any, name: str, default: int | None, *, minimum: int = 0) -> Any:

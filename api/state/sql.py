@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -107,6 +107,18 @@ class SqlStateStore:
         with self._read() as conn:
             rows = conn.execute(connections.select().order_by(connections.c.name)).all()
         return [connection_record(row) for row in rows]
+
+    def update_options(self, name: str, changes: Mapping[str, Any]) -> Connection:
+        """Merge `changes` into a connection's options (e.g. the Sheet that replaced a trashed
+        one); NotFoundError for an unknown name."""
+        with self._write() as conn:
+            row = _connection_row(conn, name)
+            options = {**(row.options or {}), **changes}
+            conn.execute(
+                connections.update().where(connections.c.name == name).values(options=options)
+            )
+            row = _connection_row(conn, name)
+        return connection_record(row)
 
     def remove_connection(self, name: str) -> Connection:
         """Forget a connection, its index and documents; its run history stays."""

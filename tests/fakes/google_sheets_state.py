@@ -205,6 +205,19 @@ class SheetsState:
     def rename(self, spreadsheet_id: str, title: str, new_title: str) -> None:
         self.tab(spreadsheet_id, title).title = new_title
 
+    def delete_tab(self, spreadsheet_id: str, title: str) -> None:
+        """A person deleting a tab in the Sheets UI: its cells and its metadata go with it."""
+        book = self.books[spreadsheet_id]
+        tab = self.tab(spreadsheet_id, title)
+        book.tabs.remove(tab)
+        book.metadata = {
+            key: item
+            for key, item in book.metadata.items()
+            if item.get("location", {}).get("sheetId",
+                item.get("location", {}).get("dimensionRange", {}).get("sheetId")) != tab.sheet_id
+        }  # fmt: skip
+        book.reindex()
+
     def move(self, spreadsheet_id: str, title: str, index: int) -> None:
         book = self.books[spreadsheet_id]
         tab = self.tab(spreadsheet_id, title)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from api.errors import SinkError
-from api.ledger.sheets.cells import CELL_FIELDS, to_cell
+from api.ledger.sheets.cells import CELL_FIELDS, row_cells
 from api.ledger.sheets.plan import Request
 
 WARN_AT = 0.8  # a Runs row says the spreadsheet is filling up
@@ -44,6 +44,10 @@ class CellBudget:
                     total += _grow(grid, body["sheetId"], "ROWS", len(body["rows"]))
                 elif kind == "appendDimension":
                     total += _grow(grid, body["sheetId"], body["dimension"], body["length"])
+                elif kind == "insertDimension":
+                    span = body["range"]
+                    length = span["endIndex"] - span["startIndex"]
+                    total += _grow(grid, span["sheetId"], span["dimension"], length)
                 elif kind == "deleteDimension":
                     span = body["range"]
                     length = span["endIndex"] - span["startIndex"]
@@ -127,6 +131,6 @@ def fit(
 def run_row(runs: tuple[int, list[str]], row: Mapping[str, object]) -> Request:
     """An appendCells request for one Runs row (by the tab's header)."""
     sheet_id, header = runs
-    cells = [to_cell(name, row.get(name)) if name in row else {} for name in header]
+    cells = row_cells(header, row)
     return {"appendCells": {"sheetId": sheet_id, "rows": [{"values": cells}],
                             "fields": CELL_FIELDS}}  # fmt: skip

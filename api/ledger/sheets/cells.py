@@ -10,6 +10,7 @@ quotes can never break out of a HYPERLINK() string.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -21,22 +22,33 @@ from api.core.model import (
     MONEY_COLUMNS,
     PLAIN_NUMBER_COLUMNS,
 )
+from api.core.money import minor_digits
 from api.ledger import link_text
 from api.ledger.workbook.cells import typed_row
 
 EPOCH = dt.datetime(1899, 12, 30, tzinfo=dt.UTC)
-# The currency code sits in the row's Currency column: one format fits every currency.
+# Money shows its row's currency's minor unit (ISO 4217): JPY 0 decimals, USD 2, KWD 3.
 MONEY_FORMAT = {"type": "NUMBER", "pattern": "#,##0.00"}
+MONEY_FORMATS = {0: {"type": "NUMBER", "pattern": "#,##0"}, 2: MONEY_FORMAT,
+                 3: {"type": "NUMBER", "pattern": "#,##0.000"},
+                 4: {"type": "NUMBER", "pattern": "#,##0.0000"}}  # fmt: skip
 UNIT_PRICE_FORMAT = {"type": "NUMBER", "pattern": "#,##0.00######"}
 PLAIN_FORMAT = {"type": "NUMBER", "pattern": "#,##0.######"}
 INTEGER_FORMAT = {"type": "NUMBER", "pattern": "0"}
 DATE_FORMAT = {"type": "DATE", "pattern": "yyyy-mm-dd"}
-DATETIME_FORMAT = {"type": "DATE_TIME", "pattern": "yyyy-mm-dd hh:mm:ss"}
+DATETIME_FORMAT = {"type": "DATE_TIME", "pattern": 'yyyy-mm-dd hh:mm:ss "UTC"'}
+# Headers over numbers and dates are right-aligned, like the values under them.
+RIGHT_ALIGNED = (
+    DATE_COLUMNS | DATETIME_COLUMNS | MONEY_COLUMNS | INTEGER_COLUMNS | (PLAIN_NUMBER_COLUMNS)
+)
 # What a data cell write replaces (a stale format or link is cleared with it).
 CELL_FIELDS = "userEnteredValue,userEnteredFormat.numberFormat,userEnteredFormat.textFormat.link"
 # A values-only write (the number format comes from a repeatCell over the column range).
 VALUE_FIELDS = "userEnteredValue,userEnteredFormat.textFormat.link"
 FORMAT_FIELDS = "userEnteredFormat.numberFormat"
+HEADER_FIELDS = (
+    "userEnteredValue,userEnteredFormat.textFormat.bold,userEnteredFormat.horizontalAlignment"
+)
 
 
 def serial(value: dt.date) -> float | int:
@@ -54,8 +66,22 @@ def from_serial(value: float, *, with_time: bool) -> dt.date | dt.datetime:
     return (EPOCH + dt.timedelta(days=int(value))).date()
 
 
-def to_cell(column: str, value: Any) -> dict[str, Any]:
-    """CellData for one ledger value ({} for an empty cell)."""
+def money_format(currency: Any) -> dict[str, str]:
+    """The number format of money in `currency` (a row's Currency), by its ISO 4217 minor unit."""
+    if isinstance(currency, str) and currency.strip():
+        return MONEY_FORMATS.get(minor_digits(currency), MONEY_FORMAT)
+    return MONEY_FORMAT
+
+
+def row_cells(header: list[str], row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """CellData for a whole ledger row, in header order ({} for a column the row lacks)."""
+    currency = row.get("Currency")
+    return [to_cell(name, row.get(name), currency) if name in row else {} for name in header]
+
+
+def to_cell(column: str, value: Any, currency: Any = None) -> dict[str, Any]:
+    """CellData for one ledger value ({} for an empty cell); money is formatted by `currency`
+    (the row's Currency code)."""
     if value is None or value == "":
         return {}
     if isinstance(value, bool):
@@ -71,7 +97,9 @@ def to_cell(column: str, value: Any) -> dict[str, Any]:
         if column in PLAIN_NUMBER_COLUMNS:
             return _number(value, PLAIN_FORMAT)
         if column in MONEY_COLUMNS:
-            return _number(value, UNIT_PRICE_FORMAT if column == "Unit Price" else MONEY_FORMAT)
+            if column == "Unit Price":
+                return _number(value, UNIT_PRICE_FORMAT)
+            return _number(value, money_format(currency))
         return _number(value, None)
     if isinstance(value, dt.datetime | dt.date):
         with_time = isinstance(value, dt.datetime)
@@ -126,8 +154,11 @@ def lean_cell(column: str, cell: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def header_cell(name: str) -> dict[str, Any]:
-    return {"userEnteredValue": {"stringValue": name},
-            "userEnteredFormat": {"textFormat": {"bold": True}}}  # fmt: skip
+    """A bold header; right-aligned over a column of numbers or dates."""
+    entered: dict[str, Any] = {"textFormat": {"bold": True}}
+    if name in RIGHT_ALIGNED:
+        entered["horizontalAlignment"] = "RIGHT"
+    return {"userEnteredValue": {"stringValue": name}, "userEnteredFormat": entered}
 
 
 def read_value(cell: dict[str, Any]) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from api.google.session import GoogleHttp, sheets_error_for
-from api.ledger.sheets.cells import header_cell
+from api.ledger.sheets.cells import HEADER_FIELDS, header_cell
 from api.ledger.sheets.plan import Request
 
 METADATA_KEY = "billsync.tab"
@@ -92,7 +92,7 @@ def tab_setup(sheet_id: int, role: str, columns: list[str]) -> list[Request]:
         {"updateCells": {
             "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
             "rows": [{"values": [header_cell(name) for name in columns]}],
-            "fields": "userEnteredValue,userEnteredFormat.textFormat.bold"}},
+            "fields": HEADER_FIELDS}},
         {"updateSheetProperties": {
             "properties": {"sheetId": sheet_id, "gridProperties": {"frozenRowCount": 1}},
             "fields": "gridProperties.frozenRowCount"}},

@@ -17,6 +17,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from api import logs
@@ -31,6 +32,7 @@ from api.core.model import (
 )
 from api.core.text import column_letter
 from api.errors import RetriableSinkError, SinkError
+from api.ledger.damage import missing_key_column
 from api.ledger.sheets.budget import RESERVED_RUN_ROWS, CellBudget, fit
 from api.ledger.sheets.cells import CELL_FIELDS, read_value, to_cell
 from api.ledger.sheets.layout import (
@@ -91,16 +93,20 @@ class SheetsLedger:
         clock: Clock = utcnow,
         account: str = "your Google account",
         max_attempts: int = 5,
+        on_replaced: Callable[[str], object] | None = None,
     ) -> None:
+        """`on_replaced(new_id)` is told when a trashed ledger Sheet was replaced by a new one
+        (the connection then keeps the new id)."""
         self.spreadsheet_id = spreadsheet_id
-        self._client = SheetsClient(
-            spreadsheet_id, credentials, api_url=api_url, account=account, sleep=sleep,
-            max_attempts=max_attempts)  # fmt: skip
-        self._book = lambda archive_id: ArchiveBook(SheetsClient(
-            archive_id, credentials, api_url=api_url, account=account, sleep=sleep,
-            max_attempts=max_attempts), max_batch_bytes)  # fmt: skip
-        self._archives = DriveArchives(spreadsheet_id, credentials, api_url=drive_api_url,
-                                       sleep=sleep, max_attempts=max_attempts)  # fmt: skip
+        sheets = partial(SheetsClient, credentials=credentials, api_url=api_url,
+                         account=account, sleep=sleep, max_attempts=max_attempts)  # fmt: skip
+        self._sheets_client = sheets
+        self._client = sheets(spreadsheet_id)
+        self._book = lambda archive_id: ArchiveBook(sheets(archive_id), max_batch_bytes)
+        self._drive = partial(DriveArchives, credentials=credentials, api_url=drive_api_url,
+                              sleep=sleep, max_attempts=max_attempts)  # fmt: skip
+        self._archives = self._drive(spreadsheet_id)
+        self._on_replaced = on_replaced
         self._cell_limit = cell_limit
         self._max_batch = max_batch_bytes
         self._clock = clock
@@ -114,6 +120,7 @@ class SheetsLedger:
         self._missed: Snapshot | None = None  # a snapshot that fell short: what to re-tag
         self._existing: set[str] = set()  # roles the last full look-up found already tagged
         self._retag: list[Request] = []  # tags to send with the next ledger write
+        self._created: frozenset[str] = frozenset()  # roles the last look-up had to add
 
     # -- LedgerSink --------------------------------------------------------------------------
 
@@ -152,6 +159,21 @@ class SheetsLedger:
                     raise
                 self._tabs = None
 
+    def invoice_keys(self) -> frozenset[str] | None:
+        """The Invoice Keys of the Invoices tab (one read); None when the Invoices or Line
+        Items tab had to be added again (deleted by someone), or when the Sheet is in the Drive
+        trash: a new Sheet beside it becomes the ledger, and the engine rebuilds either."""
+        if self._archives.trashed():
+            self._replace_trashed()
+            return None
+        invoices, _ = self._read_keys()
+        self._states = None
+        if self._created & {"invoices", "line_items"}:
+            return None
+        if invoices.keys and INVOICE_KEY_COLUMN not in invoices.header:
+            raise missing_key_column(self.location())
+        return frozenset(key for key in invoices.keys if key)
+
     def rows(self, tab: str) -> list[dict[str, Any]]:
         """A tab's rows; "Line Items <YYYY>" reads that year's archive spreadsheet, if any."""
         layout = self._layout()
@@ -166,6 +188,17 @@ class SheetsLedger:
             return []
         (values,), _ = self._client.values([quoted(target.title)])
         return typed_records(values, frozenset(ROLES[role][1]) if role else None)
+
+    def _replace_trashed(self) -> None:
+        old = self.spreadsheet_id
+        new = self._archives.replacement()
+        log.info("ledger Sheet %s is in the Drive trash; writing to a new Sheet %s", old, new)
+        self.spreadsheet_id = new
+        self._client = self._sheets_client(new)
+        self._archives = self._drive(new)
+        self._tabs, self._states, self._missed, self._headers = None, None, None, {}
+        if self._on_replaced is not None:
+            self._on_replaced(new)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -301,6 +334,7 @@ class SheetsLedger:
         """The one read; a full look-up (and setup) only when it does not find every range."""
         snapshot = parse(self._client.snapshot(FILTERS, FIELDS))
         states = snapshot.states()
+        self._created = frozenset()
         if states is None and not snapshot.tabs and not snapshot.metadata:
             self._missed = None  # a new ledger (or its setup was lost): nothing to re-tag
             return self._set_up_new() or self._find_or_create_tabs()
@@ -344,6 +378,7 @@ class SheetsLedger:
         if set(found) != set(ROLES):
             return None
         self._existing, self._fresh = set(), True
+        self._created = frozenset(ROLES)
         return found
 
     def _find_or_create_tabs(self) -> dict[str, Tab]:
@@ -371,6 +406,7 @@ class SheetsLedger:
             for tab in adopted.values():
                 self._others.pop(tab.sheet_id, None)
             self._fresh = len(added) == len(ROLES)
+            self._created = frozenset(added)
             return {**found, **added, **adopted}  # no second look: we know what we made
         raise RetriableSinkError("Could not set up the ledger tabs; the next run will retry.")
 

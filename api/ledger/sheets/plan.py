@@ -24,11 +24,13 @@ from api.ledger.sheets.batches import Request, chunk, size
 from api.ledger.sheets.cells import (
     CELL_FIELDS,
     FORMAT_FIELDS,
+    HEADER_FIELDS,
     VALUE_FIELDS,
     column_format,
     header_cell,
     lean_cell,
     read_value,
+    row_cells,
     same_value,
     to_cell,
 )
@@ -63,6 +65,7 @@ class Planner:
         self.inv = invoices
         self.lines = lines
         self.max_request_bytes = max_request_bytes
+        self.ranks = _ranks(invoices)
 
     def plan(self, batch: LedgerBatch) -> list[list[Request]]:
         groups = [self._fix_headers(self.inv, _invoice_columns(batch)),
@@ -110,14 +113,36 @@ class Planner:
         kept = {k: i for i, k in enumerate(self.lines.keys) if k in kept}
         requests += self._update(self.lines, {kept[k]: wanted_lines[k].row() for k in kept})
         new = [line for line in lines if line.key not in kept]
-        requests += self._append(self.lines, [line.row() for line in new], [n.key for n in new],
-                                 lean=True)  # fmt: skip
+        rank = _rank_of(row)
+        line_at = None if kept or positions else self._place(self.lines, rank, line_invoice_key)
+        if line_at is not None:  # a late invoice: before the lines of the next one, as in order
+            requests += self._insert(self.lines, line_at, [n.row() for n in new],
+                                     [n.key for n in new])  # fmt: skip
+        else:
+            requests += self._append(self.lines, [line.row() for line in new],
+                                     [n.key for n in new], lean=True)  # fmt: skip
         requests += self._delete(self.inv, positions[1:])  # a duplicated invoice row
         if positions and not unchanged:
             requests += self._update(self.inv, {positions[0]: row})
         elif not positions:
-            requests += self._append(self.inv, [row], [key])
+            at = self._place(self.inv, rank, str)
+            if at is None:
+                requests += self._append(self.inv, [row], [key])
+            else:
+                requests += self._insert(self.inv, at, [row], [key])
+            if rank is not None:
+                self.ranks[key] = rank
         return requests
+
+    def _place(self, tab: TabState, rank: Ranked | None, invoice_of: Any) -> int | None:
+        """The position of the first row of a later invoice of the same account, if any."""
+        if rank is None:
+            return None
+        for position, row_key in enumerate(tab.keys):
+            other = self.ranks.get(invoice_of(row_key)) if row_key else None
+            if other is not None and other[0] == rank[0] and other[1] > rank[1]:
+                return position
+        return None
 
     def _line_positions(self, invoice_key: str) -> list[int]:
         return [
@@ -149,7 +174,7 @@ class Planner:
         requests.append({"updateCells": {
             "start": {"sheetId": tab.sheet_id, "rowIndex": 0, "columnIndex": start},
             "rows": [{"values": [header_cell(name) for name in missing]}],
-            "fields": "userEnteredValue,userEnteredFormat.textFormat.bold"}})  # fmt: skip
+            "fields": HEADER_FIELDS}})  # fmt: skip
         tab.header = tab.header + missing
         tab.added_columns += missing
         return requests
@@ -181,8 +206,8 @@ class Planner:
         for first, block in _blocks(sorted(rows)):
             for column_start, columns in _column_runs(ours):
                 cells = [
-                    {"values": [to_cell(tab.header[c], rows[p].get(tab.header[c]))
-                                for c in columns]}
+                    {"values": [to_cell(tab.header[c], rows[p].get(tab.header[c]),
+                                        _currency(tab, p, rows[p])) for c in columns]}
                     for p in block
                 ]  # fmt: skip
                 requests.append({"updateCells": {
@@ -190,6 +215,26 @@ class Planner:
                               "columnIndex": column_start},
                     "rows": cells, "fields": CELL_FIELDS}})  # fmt: skip
         return requests
+
+    def _insert(
+        self, tab: TabState, at: int, rows: Sequence[Mapping[str, Any]], keys: list[str]
+    ) -> list[Request]:
+        """Rows inserted before data row `at`, each cell with its value and format."""
+        if not rows:
+            return []
+        cells = [{"values": row_cells(tab.header, row)} for row in rows]
+        tab.keys[at:at] = keys
+        if tab.rows is not None:
+            tab.rows[at:at] = [[read_value(c) for c in r["values"]] for r in cells]
+        tab.row_count += len(rows)
+        span = {"sheetId": tab.sheet_id, "dimension": "ROWS", "startIndex": at + 1,
+                "endIndex": at + 1 + len(rows)}  # fmt: skip
+        return [
+            {"insertDimension": {"range": span, "inheritFromBefore": False}},
+            {"updateCells": {"start": {"sheetId": tab.sheet_id, "rowIndex": at + 1,
+                                       "columnIndex": 0},
+                             "rows": cells, "fields": CELL_FIELDS}},
+        ]  # fmt: skip
 
     def _append(
         self,
@@ -202,10 +247,7 @@ class Planner:
         """appendCells for `rows`; `lean`: values only, number formats by column range."""
         if not rows:
             return []
-        cells = [
-            {"values": [to_cell(name, row.get(name)) if name in row else {} for name in tab.header]}
-            for row in rows
-        ]
+        cells = [{"values": row_cells(tab.header, row)} for row in rows]
         first = len(tab.keys) + 1  # the grid row the first appended row lands on
         tab.keys.extend(keys)
         if tab.rows is not None:
@@ -219,6 +261,33 @@ class Planner:
         return [append, *_column_formats(tab, first, len(rows))]
 
 
+Ranked = tuple[tuple[str, str], tuple[str, bool, str]]  # (Provider, Account), (Period, ...)
+RANK_COLUMNS = ("Provider", "Account", "Period", "Invoice ID", INVOICE_KEY_COLUMN)
+
+
+def _rank_of(row: Mapping[str, Any]) -> Ranked | None:
+    """Where an invoice sorts within its account: (period, is a preview, invoice id)."""
+    if any(name not in row for name in RANK_COLUMNS):
+        return None
+    key = str(row[INVOICE_KEY_COLUMN])
+    return (str(row["Provider"]), str(row["Account"])), (
+        str(row["Period"]), ":preview:" in key, str(row["Invoice ID"]))  # fmt: skip
+
+
+def _ranks(tab: TabState) -> dict[str, Ranked]:
+    """invoice key -> rank, for every row of the Invoices tab as read."""
+    if tab.rows is None or any(name not in tab.header for name in RANK_COLUMNS):
+        return {}
+    ranks: dict[str, Ranked] = {}
+    for raw in tab.rows:
+        row = {name: raw[tab.column(name)] if tab.column(name) < len(raw) else ""
+               for name in RANK_COLUMNS}  # fmt: skip
+        rank = _rank_of(row)
+        if rank is not None and row[INVOICE_KEY_COLUMN]:
+            ranks[str(row[INVOICE_KEY_COLUMN])] = rank
+    return ranks
+
+
 def _lean_rows(header: list[str], cells: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     """Rows without the number formats their columns carry; None if a cell needs its own."""
     lean = []
@@ -228,6 +297,15 @@ def _lean_rows(header: list[str], cells: list[dict[str, Any]]) -> list[dict[str,
             return None
         lean.append({"values": values})
     return lean
+
+
+def _currency(tab: TabState, position: int, row: Mapping[str, Any]) -> Any:
+    """The Currency of a row being updated: from the update, else as the tab holds it."""
+    if "Currency" in row or tab.rows is None or "Currency" not in tab.header:
+        return row.get("Currency")
+    raw = tab.rows[position] if position < len(tab.rows) else []
+    column = tab.header.index("Currency")
+    return raw[column] if column < len(raw) else None
 
 
 def _column_formats(tab: TabState, first: int, count: int) -> list[Request]:

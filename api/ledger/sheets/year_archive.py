@@ -38,6 +38,7 @@ from api.ledger.sheets.plan import Planner, Request, TabState, chunk, line_invoi
 
 SPREADSHEET_MIME = "application/vnd.google-apps.spreadsheet"
 ARCHIVE_OF = "billsync.archive_of"
+REPLACES = "billsync.replaces"  # on a ledger Sheet made because the old one was trashed
 ARCHIVE_YEAR = "billsync.year"
 CREATE_ATTEMPTS = 3
 REPLANS = 3
@@ -242,18 +243,12 @@ class DriveArchives:
                                 max_attempts=max_attempts)  # fmt: skip
         self._sleep = sleep
         self._place: tuple[list[str], str | None] | None = None
+        self._trashed = False
+        self._name = "billsync ledger"  # the ledger's name in Drive, once read
 
     def find(self, year: str) -> str | None:
-        _, drive_id = self._where()
-        scope = {"corpora": "drive", "driveId": drive_id} if drive_id else {}
-        q = (f"appProperties has {{ key={quote(ARCHIVE_OF)} and value={quote(self._ledger_id)} }}"
-             f" and appProperties has {{ key={quote(ARCHIVE_YEAR)} and value={quote(year)} }}"
-             f" and mimeType = '{SPREADSHEET_MIME}' and trashed = false")  # fmt: skip
-        answer = self._http.call("get", self._files, params={
-            "q": q, "fields": "files(id,createdTime)", "pageSize": "10",
-            "supportsAllDrives": "true", "includeItemsFromAllDrives": "true", **scope})  # fmt: skip
-        found = sorted(answer.get("files", []), key=lambda f: (f.get("createdTime", ""), f["id"]))
-        return str(found[0]["id"]) if found else None  # the oldest, should two ever exist
+        """The archive spreadsheet of `year` (the oldest, should two ever exist), or None."""
+        return self._find({ARCHIVE_OF: self._ledger_id, ARCHIVE_YEAR: year})
 
     def find_or_create(self, year: str, title: str) -> str:
         found = self.find(year)
@@ -280,6 +275,54 @@ class DriveArchives:
                 self._sleep(2.0**attempt)
         raise AssertionError("unreachable")
 
+    def trashed(self) -> bool:
+        """Whether the ledger Sheet is in the Drive trash (the Sheets API still serves it until
+        Drive deletes it for good). False when Drive hides it from the drive.file scope."""
+        self._where()
+        return self._trashed
+
+    def replacement(self) -> str:
+        """A new Sheet beside the trashed ledger, made once: a retry after a lost answer, or the
+        next run, finds the one made before by its `billsync.replaces` property."""
+        found = self._find({REPLACES: self._ledger_id})
+        if found:
+            return found
+        parents, _ = self._where()
+        body: dict[str, Any] = {"name": self._name, "mimeType": SPREADSHEET_MIME,
+                                "appProperties": {REPLACES: self._ledger_id}}  # fmt: skip
+        if parents:
+            body["parents"] = parents
+        try:
+            created = self._http.call(
+                "post",
+                self._files,
+                body=body,
+                idempotent=False,
+                params={"fields": "id", "supportsAllDrives": "true"},
+            )
+        except RetriableSinkError:
+            found = self._find({REPLACES: self._ledger_id})  # made before the answer was lost?
+            if found:
+                return found
+            raise
+        return str(created["id"])
+
+    def _find(self, properties: Mapping[str, str]) -> str | None:
+        _, drive_id = self._where()
+        scope = {"corpora": "drive", "driveId": drive_id} if drive_id else {}
+        q = (
+            " and ".join(
+                f"appProperties has {{ key={quote(k)} and value={quote(v)} }}"
+                for k, v in properties.items()
+            )
+            + f" and mimeType = '{SPREADSHEET_MIME}' and trashed = false"
+        )
+        answer = self._http.call("get", self._files, params={
+            "q": q, "fields": "files(id,createdTime)", "pageSize": "10",
+            "supportsAllDrives": "true", "includeItemsFromAllDrives": "true", **scope})  # fmt: skip
+        found = sorted(answer.get("files", []), key=lambda f: (f.get("createdTime", ""), f["id"]))
+        return str(found[0]["id"]) if found else None
+
     def _where(self) -> tuple[list[str], str | None]:
         """The ledger's folders (and Shared Drive). Drive hides a ledger the app did not create
         under the drive.file scope (404): the archives then go to the root of My Drive."""
@@ -287,10 +330,13 @@ class DriveArchives:
             try:
                 url = f"{self._files}/{url_quote(self._ledger_id, safe='')}"
                 raw = self._http.call("get", url, params={
-                    "fields": "id,parents,driveId", "supportsAllDrives": "true"})  # fmt: skip
+                    "fields": "id,name,parents,driveId,trashed",
+                    "supportsAllDrives": "true"})  # fmt: skip
             except SinkError as exc:
                 if exc.retryable:
                     raise
                 raw = {}
             self._place = (list(raw.get("parents") or []), raw.get("driveId") or None)
+            self._trashed = bool(raw.get("trashed"))
+            self._name = str(raw.get("name") or self._name)
         return self._place

@@ -18,7 +18,7 @@ from api.core.model import (
     MONEY_COLUMNS,
     PLAIN_NUMBER_COLUMNS,
 )
-from api.core.money import minor_unit, parse_amount
+from api.core.money import minor_digits, minor_unit, parse_amount
 from api.ledger import link_text
 from api.ledger.workbook.xlsx_read import Formula, Link
 from api.ledger.workbook.xlsx_write import (
@@ -26,6 +26,7 @@ from api.ledger.workbook.xlsx_write import (
     DATETIME_FORMAT,
     MONEY,
     MONEY_FORMAT,
+    MONEY_STYLES,
     UNIT_PRICE,
     UNIT_PRICE_FORMAT,
     Encoder,
@@ -71,8 +72,15 @@ def encoder(column: str | None) -> Encoder:
 
 def _money(sheet: SheetWriter, ref: str, value: Any) -> str:
     if isinstance(value, NUMBER) and not isinstance(value, bool):
-        return number_cell(ref, value, MONEY)
+        return number_cell(ref, value, sheet.money_style)
     return any_cell(sheet, ref, value)
+
+
+def money_style(currency: Any) -> int:
+    """The cell style of a row's money: its currency's minor unit (ISO 4217), else 2 places."""
+    if isinstance(currency, str) and currency.strip():
+        return MONEY_STYLES.get(minor_digits(currency), MONEY)
+    return MONEY
 
 
 def _unit_price(sheet: SheetWriter, ref: str, value: Any) -> str:

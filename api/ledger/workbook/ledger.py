@@ -7,7 +7,7 @@ import fcntl
 import glob
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,9 @@ from api.core.model import (
     RunRecord,
 )
 from api.errors import SinkError
+from api.ledger.damage import missing_key_column
 from api.ledger.workbook.cells import model_value, row_typer
+from api.ledger.workbook.order import Placement, Rank, Scope, invoice_rank
 from api.ledger.workbook.tabs import TABS, TabEdit, fill_book, filled, header_names
 from api.ledger.workbook.xlsx_package import BookWriter
 from api.ledger.workbook.xlsx_raw import RawRow, RawSheet, is_ours
@@ -60,10 +62,22 @@ class WorkbookLedger:
         for line in batch.lines:
             lines.setdefault(line.invoice_key, []).append(line)
         removed = frozenset(batch.removed) - invoices.keys()
-        self._rewrite({
-            "Invoices": _replace_groups(invoices, removed, "Invoices"),
-            "Line Items": _replace_groups(lines, removed, "Line Items"),
-        })  # fmt: skip
+
+        def edits(reader: XlsxReader | None) -> dict[str, TabEdit]:
+            held = _held_keys(reader, self.path) or frozenset()
+            new = {inv.key: invoice_rank(inv) for inv in batch.invoices if inv.key not in held}
+            return {
+                "Invoices": _replace_groups(invoices, removed, "Invoices", new),
+                "Line Items": _replace_groups(lines, removed, "Line Items", new),
+            }
+
+        self._rewrite(edits)
+
+    def invoice_keys(self) -> frozenset[str] | None:
+        """The Invoice Keys of the Invoices tab; None without the file or one of its ledger
+        tabs; SinkError (move it away, or restore a backup) when the file is damaged."""
+        with self._lock, self._open() as reader:
+            return _held_keys(reader, self.path)
 
     def append_run(self, run: RunRecord) -> None:
         row = run.row()
@@ -72,29 +86,19 @@ class WorkbookLedger:
             yield from rows
             yield [model_value(name, row.get(name)) for name in header]
 
-        self._rewrite({"Runs": append})
+        self._rewrite(lambda reader: {"Runs": append})
 
     def rows(self, tab: str) -> list[dict[str, Any]]:
         with self._lock, self._open() as reader:
-            sheet = next((s for s in reader.sheets if s.title == tab), None) if reader else None
-            if reader is None or sheet is None:
-                return []
-            rows: Iterator[list[Any]]
-            if is_ours(reader):
-                raw = RawSheet(reader, sheet)
-                rows = (row for row in map(RawRow.values, raw.rows()) if filled(row))
-            else:
-                rows = reader.rows(sheet)
-            header = header_names(next(rows, []))
-            typed = row_typer(tuple(header), frozenset(TABS.get(tab, ())))
-            return [typed(values) for values in rows]
+            return _tab_rows(reader, tab) or []
 
     # -- the rewrite ------------------------------------------------------------------------
 
-    def _rewrite(self, edits: dict[str, TabEdit]) -> None:
+    def _rewrite(self, edits: Callable[[XlsxReader | None], dict[str, TabEdit]]) -> None:
         with self._lock, self._file_lock(), self._open() as reader:
             self._remove_stale_temps()
-            self._save(lambda book: fill_book(book, reader, edits))
+            planned = edits(reader)
+            self._save(lambda book: fill_book(book, reader, planned))
 
     def _remove_stale_temps(self) -> None:
         """Temp files of writers that died (killed, power cut) before renaming: only a holder of
@@ -114,8 +118,8 @@ class WorkbookLedger:
             raise SinkError(
                 f"The ledger file {self.path} is not a valid .xlsx workbook, so billsync will not "
                 "touch it.",
-                action="Move or rename that file (or restore a backup); the next sync then "
-                "starts a new ledger there.",
+                action="Restore it from a backup, or move it away: the next sync then rebuilds "
+                "the ledger there from the providers.",
             ) from None
         with reader:
             try:
@@ -124,7 +128,8 @@ class WorkbookLedger:
                 raise SinkError(
                     f"The ledger file {self.path} is damaged (a sheet cannot be read); it was "
                     "left unchanged.",
-                    action="Restore it from a backup, or move it away to start a new ledger.",
+                    action="Restore it from a backup, or move it away: the next sync then "
+                    "rebuilds the ledger there from the providers.",
                 ) from None
 
     @contextlib.contextmanager
@@ -141,7 +146,7 @@ class WorkbookLedger:
     def _save(self, fill: Callable[[BookWriter], None]) -> None:
         try:
             with replacing(self.path) as file:
-                book = BookWriter(file, self.clock())
+                book = BookWriter(file, self.clock(), base=self.path.parent)
                 fill(book)
                 book.close()
         except OSError as exc:
@@ -152,13 +157,42 @@ class WorkbookLedger:
             ) from None
 
 
+def _tab_rows(reader: XlsxReader | None, tab: str) -> list[dict[str, Any]] | None:
+    """A tab's rows typed by header name; None when the file or the tab does not exist."""
+    sheet = next((s for s in reader.sheets if s.title == tab), None) if reader else None
+    if reader is None or sheet is None:
+        return None
+    rows: Iterator[list[Any]]
+    if is_ours(reader):
+        raw = RawSheet(reader, sheet)
+        rows = (row for row in map(RawRow.values, raw.rows()) if filled(row))
+    else:
+        rows = reader.rows(sheet)
+    header = header_names(next(rows, []))
+    typed = row_typer(tuple(header), frozenset(TABS.get(tab, ())))
+    return [typed(values) for values in rows]
+
+
+def _held_keys(reader: XlsxReader | None, path: Path) -> frozenset[str] | None:
+    if reader is None or not {"Invoices", "Line Items"} <= {s.title for s in reader.sheets}:
+        return None
+    rows = _tab_rows(reader, "Invoices") or []
+    if rows and INVOICE_KEY_COLUMN not in rows[0]:
+        raise missing_key_column(str(path))
+    return frozenset(str(row[INVOICE_KEY_COLUMN]) for row in rows if row.get(INVOICE_KEY_COLUMN))
+
+
 def _replace_groups(
-    groups: dict[str, list[Invoice | LineItem]], removed: frozenset[str], tab: str
+    groups: dict[str, list[Invoice | LineItem]],
+    removed: frozenset[str],
+    tab: str,
+    new: Mapping[str, tuple[Scope, Rank]],
 ) -> TabEdit:
     """Replace each invoice's rows (found by Invoice Key) with its new rows, in place.
 
-    The new rows take the place of the first old row of the invoice (new invoices go to the
-    end); removed invoices disappear; everything else keeps its order. A user's own columns
+    The new rows take the place of the first old row of the invoice; an invoice with no row
+    yet goes before the first later invoice of its account (see order.Placement), else to the
+    end; removed invoices disappear; everything else keeps its order. A user's own columns
     on a replaced row are carried over by the row's key (Invoice Key / Line Key).
     """
     own = frozenset(TABS[tab])
@@ -167,6 +201,7 @@ def _replace_groups(
         group_at, row_key = header.index(INVOICE_KEY_COLUMN), header.index(ROW_KEYS[tab])
         extra = [i for i, name in enumerate(header) if name not in own]
         pending = dict(groups)
+        placement = Placement(header, {key: rank for key, rank in new.items() if key in groups})
         current: str | None = None
         kept: dict[Any, list[Any]] = {}
         for row in rows:
@@ -176,6 +211,9 @@ def _replace_groups(
                 current, kept = None, {}
             if key in removed:
                 continue
+            if key != current:
+                for due in placement.due(row):  # one whose old rows came first was placed there
+                    yield from _fill(pending.pop(due, []), header, {}, row_key, extra)
             if key in pending:  # the first old row of a replaced invoice: collect its run
                 current = key
             if key in groups:  # an old row of a replaced invoice: only its user columns live on
@@ -185,8 +223,10 @@ def _replace_groups(
             yield row
         if current is not None:
             yield from _fill(pending.pop(current), header, kept, row_key, extra)
-        for new in pending.values():
-            yield from _fill(new, header, {}, row_key, extra)
+        for due in placement.rest():
+            yield from _fill(pending.pop(due, []), header, {}, row_key, extra)
+        for rows_of_invoice in pending.values():
+            yield from _fill(rows_of_invoice, header, {}, row_key, extra)
 
     return edit
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import datetime as dt
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 from api.core.model import (
     DATE_COLUMNS,
     DATETIME_COLUMNS,
+    INTEGER_COLUMNS,
     INVOICE_COLUMNS,
     LINE_COLUMNS,
     MONEY_COLUMNS,
+    PLAIN_NUMBER_COLUMNS,
     RUN_COLUMNS,
 )
 from api.core.text import column_letter
-from api.ledger.workbook.cells import encoder
+from api.ledger.workbook.cells import encoder, money_style
 from api.ledger.workbook.xlsx_package import BookWriter
 from api.ledger.workbook.xlsx_raw import RawRow, RawSheet, is_ours, sheet_rels
 from api.ledger.workbook.xlsx_read import Link, Sheet, XlsxReader
@@ -22,8 +27,13 @@ from api.ledger.workbook.xlsx_read import Link, Sheet, XlsxReader
 TABS: dict[str, tuple[str, ...]] = {
     "Invoices": INVOICE_COLUMNS, "Line Items": LINE_COLUMNS, "Runs": RUN_COLUMNS,
 }  # fmt: skip
-WIDTHS = {"Description": 48, "Invoice Key": 40, "Line Key": 44, "Resource UUID": 38,
-          "Source URL": 40, "Message": 60, "PDF": 24, "CSV": 24, "Product": 24}  # fmt: skip
+# Column widths (in characters of the default font) fit the header and the first rows' content,
+# within these bounds; the header needs room for the autofilter button too.
+MIN_WIDTH, MAX_WIDTH, FILTER_BUTTON = 8.0, 60.0, 3
+WIDTH_SAMPLE = 500  # rows measured; the rest stream through unmeasured
+RIGHT_ALIGNED = (
+    DATE_COLUMNS | DATETIME_COLUMNS | MONEY_COLUMNS | INTEGER_COLUMNS | (PLAIN_NUMBER_COLUMNS)
+)
 
 # A tab edit: (header, its existing rows) -> the rows to write. Rows are lists in header order,
 # or (from a file billsync wrote) RawRow: indexable the same way, and copied as they are.
@@ -61,7 +71,9 @@ def _copy_ours(
         if edit is None and not missing:
             rows.close()
             info, rels = reader.info(sheet.path), sheet_rels(reader, sheet)
-            book.copy_sheet(sheet.title, reader.fileno(), info, rels, sheet.filter_ref)
+            book.copy_sheet(
+                sheet.title, reader.fileno(), info, rels, sheet.filter_ref, print_header=True
+            )
             return
         columns = header + missing
         write_tab(book, sheet.title, columns, (edit or keep)(columns, rows), raw)
@@ -105,33 +117,58 @@ def write_tab(
 ) -> None:
     """One sheet: the header, then each row serialized (a list) or copied (a RawRow)."""
     known = frozenset(TABS.get(title, ())) if ledger else frozenset()
-    sheet = book.sheet(widths=[_width(name) for name in header] if ledger else (), frozen=ledger)
+    rows = iter(rows)
+    sample = list(itertools.islice(rows, WIDTH_SAMPLE)) if ledger else []
+    widths = fitted_widths(header, sample) if ledger else ()
+    sheet = book.sheet(widths=widths, frozen=ledger, printable=ledger)
     encoders = [encoder(name if name in known else None) for name in header]
     if header:
-        sheet.header(header)
+        sheet.header(header, [ledger and name in RIGHT_ALIGNED for name in header])
+    currency = header.index("Currency") if ledger and "Currency" in header else None
     moved: dict[int, int] = {}  # old row number -> new, for the old rows' hyperlinks
     track = raw is not None and raw.has_links
-    for row in rows:
+    for row in itertools.chain(sample, rows):
         if type(row) is RawRow:
             new = sheet.copy(row.xml, row.number)
             if track:
                 moved[row.number] = new
         else:
+            if currency is not None:
+                sheet.money_style = money_style(row[currency] if currency < len(row) else None)
             sheet.row(row, encoders)
     for old, links in raw.links.items() if raw else ():
         if old in moved:
             sheet.links.extend((f"{column_letter(col)}{moved[old]}", url) for col, url in links)
-    book.end_sheet(title, sheet, filter_columns=len(header) if ledger else 0)
+    book.end_sheet(title, sheet, filter_columns=len(header) if ledger else 0, print_header=ledger)
 
 
-def _width(name: str) -> float:
-    if name in WIDTHS:
-        return WIDTHS[name]
-    if name in DATETIME_COLUMNS:
-        return 20
-    if name in DATE_COLUMNS or name in MONEY_COLUMNS:
-        return 13
-    return max(10, min(30, len(name) + 4))
+def fitted_widths(header: Sequence[str], rows: Iterable[Any]) -> list[float]:
+    """Each column as wide as its header (plus the filter button) or its widest shown value,
+    within MIN_WIDTH..MAX_WIDTH."""
+    widths = [len(name) + FILTER_BUTTON for name in header]
+    for row in rows:
+        for index in range(min(len(widths), len(row))):
+            widths[index] = max(widths[index], _shown_length(row[index]))
+    return [max(MIN_WIDTH, min(MAX_WIDTH, float(width + 1))) for width in widths]
+
+
+def _shown_length(value: Any) -> int:
+    """About how many characters a spreadsheet shows for a cell value."""
+    if value is None or isinstance(value, bool):
+        return 5
+    if isinstance(value, dt.datetime):
+        return len("2024-01-31 23:59:59 UTC")
+    if isinstance(value, dt.date):
+        return len("2024-01-31")
+    if isinstance(value, Decimal | int | float):
+        try:
+            return len(f"{value:,.2f}")
+        except (ValueError, TypeError):
+            return len(str(value))
+    if isinstance(value, Link):
+        return _shown_length(value.text)
+    text = str(value)
+    return max((len(line) for line in text.splitlines()), default=0)
 
 
 def header_names(row: list[Any]) -> list[str]:

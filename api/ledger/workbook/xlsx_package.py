@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import BinaryIO
 from xml.sax.saxutils import escape, quoteattr
 
@@ -33,10 +34,13 @@ class BookWriter:
     (it names each sheet's autofilter range, known once the sheet is written).
     """
 
-    def __init__(self, file: BinaryIO, now: dt.datetime) -> None:
+    def __init__(self, file: BinaryIO, now: dt.datetime, base: Path | None = None) -> None:
+        """`base`: the folder the workbook is saved in (file links are written relative to it)."""
         self._zip = ZipWriter(file)
         self._now = naive_utc(now).replace(microsecond=0).isoformat() + "Z"
+        self._base = base
         self._sheets: list[tuple[str, str | None]] = []  # (title, autofilter range)
+        self._titled: set[int] = set()  # sheets whose header row repeats on every printed page
         self._count = 0
 
     def start(self, count: int) -> None:
@@ -57,21 +61,34 @@ class BookWriter:
         self._zip.write("docProps/core.xml", self._core())
         self._zip.write("xl/styles.xml", STYLES)
 
-    def sheet(self, *, widths: Sequence[float] = (), frozen: bool = False) -> SheetWriter:
+    def sheet(
+        self, *, widths: Sequence[float] = (), frozen: bool = False, printable: bool = False
+    ) -> SheetWriter:
         """Start the next sheet; finish it with `end_sheet` before starting another."""
         entry = self._zip.stream(self._part(len(self._sheets) + 1))
-        return SheetWriter(entry, widths=widths, frozen=frozen)
+        return SheetWriter(
+            entry, widths=widths, frozen=frozen, printable=printable, base=self._base
+        )
 
-    def end_sheet(self, title: str, sheet: SheetWriter, *, filter_columns: int = 0) -> None:
+    def end_sheet(self, title: str, sheet: SheetWriter, *, filter_columns: int = 0,
+                  print_header: bool = False) -> None:  # fmt: skip
+        """`print_header`: row 1 repeats at the top of every printed page."""
         ref = sheet.close(filter_columns=filter_columns)
-        self._add(title, ref, sheet.rels())
+        self._add(title, ref, sheet.rels(), print_header)
 
     def copy_sheet(
-        self, title: str, source: int, info: zipfile.ZipInfo, rels: bytes | None, ref: str | None
+        self,
+        title: str,
+        source: int,
+        info: zipfile.ZipInfo,
+        rels: bytes | None,
+        ref: str | None,
+        *,
+        print_header: bool = False,
     ) -> None:
         """A sheet of a file in our own dialect, copied without reading its rows."""
         self._zip.copy_raw(self._part(len(self._sheets) + 1), source, info)
-        self._add(title, ref, rels)
+        self._add(title, ref, rels, print_header)
 
     def close(self) -> None:
         count = len(self._sheets)
@@ -91,7 +108,11 @@ class BookWriter:
     def _part(self, number: int) -> str:
         return f"xl/worksheets/sheet{number}.xml"
 
-    def _add(self, title: str, ref: str | None, rels: bytes | None) -> None:
+    def _add(
+        self, title: str, ref: str | None, rels: bytes | None, print_header: bool = False
+    ) -> None:
+        if print_header:
+            self._titled.add(len(self._sheets))
         self._sheets.append((title, ref))
         if rels is not None:
             self._zip.write(f"xl/worksheets/_rels/sheet{len(self._sheets)}.xml.rels", rels)
@@ -103,6 +124,10 @@ class BookWriter:
             f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
             f"{escape(quote_sheet(title))}!{absolute(ref)}</definedName>"
             for i, (title, ref) in enumerate(self._sheets) if ref
+        ) + "".join(
+            f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">'
+            f"{escape(quote_sheet(title))}!$1:$1</definedName>"
+            for i, (title, _ref) in enumerate(self._sheets) if i in self._titled
         )  # fmt: skip
         return (
             f'{XML_HEAD}<workbook xmlns="{NS_MAIN}" xmlns:r="{NS_REL}"><workbookPr/>'

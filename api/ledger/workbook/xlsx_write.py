@@ -8,10 +8,14 @@ into the next version of the file (only its row number changes).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
+from urllib.request import url2pathname
 from xml.sax.saxutils import escape, quoteattr
 
 from api.core.text import column_letter
@@ -19,16 +23,32 @@ from api.ledger.workbook.xlsx_read import Formula, Link
 from api.ledger.workbook.xlsx_zip import EntryStream
 
 HEADER, DATE, DATETIME, MONEY, UNIT_PRICE, LINK, QUOTED = 1, 2, 3, 4, 5, 6, 7  # cellXfs ids
+# Appended, so older ids keep their meaning. A data cell's style id is one digit (row copying
+# and the raw-row reader rely on it); HEADER_RIGHT is only ever in row 1.
+MONEY_0, MONEY_3, HEADER_RIGHT = 8, 9, 10
 MONEY_FORMAT = "#,##0.00"  # built-in format 4
-DATE_FORMAT, DATETIME_FORMAT = "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss"
+# Money shows its currency's minor unit (ISO 4217): JPY 0 decimals, USD 2, KWD 3; the two
+# 4-digit units (CLF, UYW) take the unit-price format (2 to 8 decimals, as many as needed).
+MONEY_STYLES = {0: MONEY_0, 2: MONEY, 3: MONEY_3, 4: UNIT_PRICE}
+DATE_FORMAT, DATETIME_FORMAT = "yyyy-mm-dd", 'yyyy-mm-dd hh:mm:ss "UTC"'
 UNIT_PRICE_FORMAT = "#,##0.00######"  # unit prices go down to fractions of a cent
-FORMATS = {164: DATE_FORMAT, 165: DATETIME_FORMAT, 166: UNIT_PRICE_FORMAT}
+FORMATS = {164: DATE_FORMAT, 165: DATETIME_FORMAT, 166: UNIT_PRICE_FORMAT, 167: "#,##0.000"}
+_XF = '<xf numFmtId="{}" fontId="{}" fillId="0" borderId="0" xfId="0"{}/>'
+_NUMBER = ' applyNumberFormat="1"'
+_CELL_XFS = [
+    _XF.format(0, 0, ""), _XF.format(0, 1, ' applyFont="1"'), _XF.format(164, 0, _NUMBER),
+    _XF.format(165, 0, _NUMBER), _XF.format(4, 0, _NUMBER), _XF.format(166, 0, _NUMBER),
+    _XF.format(0, 2, ' applyFont="1"'), _XF.format(0, 0, ' quotePrefix="1"'),
+    _XF.format(3, 0, _NUMBER), _XF.format(167, 0, _NUMBER),
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" '
+    'applyAlignment="1"><alignment horizontal="right"/></xf>',
+]  # fmt: skip
 APPLICATION = "billsync"  # docProps/app.xml; with STYLES it marks a file in our own dialect
 STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-    '<numFmts count="3">'
-    + "".join(f'<numFmt numFmtId="{i}" formatCode="{c}"/>' for i, c in FORMATS.items())
+    f'<numFmts count="{len(FORMATS)}">'
+    + "".join(f'<numFmt numFmtId="{i}" formatCode={quoteattr(c)}/>' for i, c in FORMATS.items())
     + "</numFmts>"
     '<fonts count="3"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
@@ -38,15 +58,7 @@ STYLES = (
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="8"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="4" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="0" fontId="2" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
-    "</cellXfs>"
+    f'<cellXfs count="{len(_CELL_XFS)}">' + "".join(_CELL_XFS) + "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 ).encode()
@@ -180,14 +192,30 @@ def formula_cell(ref: str, formula: Formula) -> str:
 class SheetWriter:
     """One worksheet entry being streamed: header, rows (new or copied), then links and filter."""
 
-    def __init__(self, entry: EntryStream, *, widths: Sequence[float] = (), frozen: bool) -> None:
+    def __init__(
+        self,
+        entry: EntryStream,
+        *,
+        widths: Sequence[float] = (),
+        frozen: bool,
+        printable: bool = False,
+        base: Path | None = None,
+    ) -> None:
+        """`printable`: landscape, fitted to one page wide (the header row repeats through the
+        workbook's Print_Titles); `base`: the workbook's folder, which file links are made
+        relative to (so the folder can be moved or shared)."""
         self._entry = entry
         self._parts: list[bytes] = []
         self._size = 0
         self.rows = 0
         self.links: list[tuple[str, str]] = []  # (cell reference, URL)
+        self.money_style = MONEY  # of the row being written (its currency's minor unit)
+        self._printable = printable
+        self._base = base
         self._letters = [column_letter(i) for i in range(64)]
         head = [XML_HEAD, f'<worksheet xmlns="{NS_MAIN}" xmlns:r="{NS_REL}">']
+        if printable:
+            head.append('<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>')
         head.append('<sheetViews><sheetView workbookViewId="0">')
         if frozen:
             head.append('<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
@@ -201,9 +229,12 @@ class SheetWriter:
         head.append("<sheetData>")
         self._add("".join(head).encode())
 
-    def header(self, names: Sequence[str]) -> None:
+    def header(self, names: Sequence[str], right: Sequence[bool] = ()) -> None:
+        """The bold header row; a name whose `right` is true is right-aligned (over numbers)."""
         number = self._next_row()
-        cells = [text_cell(f"{self._letter(i)}{number}", clean_text(name), HEADER)
+        aligned = list(right) + [False] * (len(names) - len(right))
+        cells = [text_cell(f"{self._letter(i)}{number}", clean_text(name),
+                           HEADER_RIGHT if aligned[i] else HEADER)
                  for i, name in enumerate(names) if name]  # fmt: skip
         self._add(f'<row r="{number}">{"".join(cells)}</row>'.encode())
 
@@ -265,7 +296,10 @@ class SheetWriter:
                         for i, (cell, _url) in enumerate(self.links, 1))  # fmt: skip
             tail.append("</hyperlinks>")
         tail.append('<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" '
-                    'footer="0.5"/></worksheet>')  # fmt: skip
+                    'footer="0.5"/>')  # fmt: skip
+        if self._printable:  # fitToHeight 0: as many pages down as the rows need
+            tail.append('<pageSetup orientation="landscape" fitToWidth="1" fitToHeight="0"/>')
+        tail.append("</worksheet>")
         self._add("".join(tail).encode())
         self._flush()
         self._entry.close()
@@ -275,7 +309,7 @@ class SheetWriter:
         if not self.links:
             return None
         return rels_xml(
-            (f"rId{i}", f"{NS_REL}/hyperlink", url, True)
+            (f"rId{i}", f"{NS_REL}/hyperlink", relative_link(url, self._base), True)
             for i, (_cell, url) in enumerate(self.links, 1)
         )
 
@@ -295,6 +329,22 @@ class SheetWriter:
     def _flush(self) -> None:
         self._entry.write(b"".join(self._parts))
         self._parts, self._size = [], 0
+
+
+def relative_link(url: str, base: Path | None) -> str:
+    """A file: URL inside `base` as a relative path ('archive/2024/2024-03%201001.pdf'), which
+    spreadsheet apps resolve against the workbook's own folder, so the folder can be moved or
+    shared whole; a file outside it (or any other URL) stays as it is."""
+    parts = urlsplit(url)
+    if base is None or parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        return url
+    try:
+        relative = os.path.relpath(url2pathname(parts.path), base)
+    except ValueError:  # another drive (Windows): only an absolute link reaches it
+        return url
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return url
+    return quote(relative.replace(os.sep, "/"))
 
 
 def rels_xml(rels: Iterable[tuple[str, str, str, bool]]) -> bytes:
