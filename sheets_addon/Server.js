@@ -19,19 +19,31 @@ var PROVIDERS_ = ['digitalocean', 'doit'];
 var FREQUENCIES_ = ['off', 'daily', 'weekly', 'monthly'];
 
 /**
- * What the sidebar needs on opening.
+ * What the sidebar needs on opening. `connections` is null while this spreadsheet needs the
+ * user's Google consent first (the service answers 409 google_not_connected); a service that
+ * writes this spreadsheet without Google (the local preview's embedded workbook) lists them.
  * @return {{email: string, google: {connected: boolean}, timeZone: string,
- *           spreadsheetUrl: string, connections: Object[]}}
+ *           spreadsheetUrl: string, connections: (Object[]|null)}}
  */
 function getSidebarState() {
   var me = getMe();
   var spreadsheet = SpreadsheetApp.getActiveSpreadsheet();
+  var connections = null;
+  if (me.google.connected) {
+    connections = listConnections();
+  } else {
+    try {
+      connections = listConnections();
+    } catch (error) {
+      connections = null; // consent first: the sidebar offers "Connect your Google account"
+    }
+  }
   return {
     email: me.email,
     google: me.google,
     timeZone: spreadsheet.getSpreadsheetTimeZone(),
     spreadsheetUrl: spreadsheet.getUrl(),
-    connections: me.google && me.google.connected ? listConnections() : [],
+    connections: connections,
   };
 }
 

@@ -165,16 +165,38 @@ test('disconnect is a DELETE answered 204, and runs are listed with a bounded li
   ]);
 });
 
-test('before Google consent the sidebar state lists no connections (one call only)', () => {
-  const { context, requests } = server(() => response(200, { email: 'b@example.com', google: { connected: false } }));
+test('before Google consent the sidebar state has no connections to show', () => {
+  const { context, requests } = server((request) =>
+    request.url.endsWith('/v1/me')
+      ? response(200, { email: 'b@example.com', google: { connected: false } })
+      : response(409, error('google_not_connected', 'Connect your Google account first.'))
+  );
   assert.deepEqual(plain(context.getSidebarState()), {
     email: 'b@example.com',
     google: { connected: false },
     timeZone: 'Europe/Berlin',
     spreadsheetUrl: 'https://docs.google.com/spreadsheets/d/sheet-1/edit',
-    connections: [],
+    connections: null,
   });
-  assert.equal(requests.length, 1);
+  assert.equal(requests.length, 2);
+});
+
+test('a spreadsheet the service writes without Google (the local workbook) lists its connections', () => {
+  const { context } = server((request) =>
+    request.url.endsWith('/v1/me')
+      ? response(200, { email: 'local', google: { connected: false } })
+      : response(200, { connections: [CONNECTION] })
+  );
+  assert.deepEqual(plain(context.getSidebarState().connections), [CONNECTION]);
+});
+
+test('after consent a failing connection list is an error, not a consent prompt', () => {
+  const { context } = server((request) =>
+    request.url.endsWith('/v1/me')
+      ? response(200, { email: 'b@example.com', google: { connected: true } })
+      : response(403, error('forbidden', 'Your Google account cannot open this spreadsheet.'))
+  );
+  assert.throws(() => context.getSidebarState(), /cannot open this spreadsheet/);
 });
 
 test('after consent the sidebar state holds the connections of this spreadsheet', () => {
