@@ -205,8 +205,8 @@ def runs(obj: _Context, name: str | None, limit: int) -> None:
     _table(
         ["RUN", "CONNECTION", "TRIGGER", "STARTED", "STATUS", "NEW", "UPD", "SAME", "LINES",
          "MESSAGE"],
-        [[r.id, r.connection, r.trigger, _when(r), r.status, r.counts.new, r.counts.updated,
-          r.counts.unchanged, r.counts.line_items, r.message] for r in records],
+        [[r.id, r.connection_name or r.connection, r.trigger, _when(r), r.status, r.counts.new,
+          r.counts.updated, r.counts.unchanged, r.counts.line_items, r.message] for r in records],
     )  # fmt: skip
 
 

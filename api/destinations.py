@@ -116,7 +116,7 @@ def destination_for(
     if options.get("drive_folder"):
         files = DriveStore(
             str(options["drive_folder"]), credentials, api_url=settings.google_drive_api_url,
-            state=state, connection=connection.name,
+            state=state, connection=connection.id,
             shared_drive=bool(options.get("shared_drive", False)),
         )  # fmt: skip
     return Destination(sink, files)

@@ -90,7 +90,33 @@ class SyncEngine:
         Raises only before a run exists (unknown connection, RunInProgress).
         """
         connection = self.state.get_connection(name)
-        run = self.state.start_run(name, trigger)
+        run = self.state.start_run(connection.id, trigger)
+        return self._run(connection, run, full, on_progress)
+
+    def execute(
+        self, run_id: str, *, full: bool = False, on_progress: ProgressCallback | None = None
+    ) -> RunRecord:
+        """Run a queued run (from the job queue); returns it finished. A run that finished
+        already is returned as it is, so a redelivered task never syncs twice.
+
+        Raises only before the run starts (unknown run or connection, RunInProgress while
+        another process runs it).
+        """
+        queued = self.state.get_run(run_id)
+        connection = self.state.get_connection(queued.connection)
+        run, claimed = self.state.claim_run(run_id)
+        if not claimed:
+            return run
+        return self._run(connection, run, full, on_progress)
+
+    def _run(
+        self,
+        connection: Connection,
+        run: RunRecord,
+        full: bool,
+        on_progress: ProgressCallback | None,
+    ) -> RunRecord:
+        name = connection.name
         reporter = _Reporter(self.state, run.id, on_progress, self.progress_interval)
         outcome = _Outcome()
         destination: Destination | None = None
@@ -120,7 +146,7 @@ class SyncEngine:
         provider = self.providers(connection, token)
         del token
         try:
-            index = self.state.index(connection.name)
+            index = self.state.index(connection.id)
             report("listing", 0, 0)
             refs = provider.list_invoices(first_sync=full or not index)
             plan = plan_sync(
@@ -199,7 +225,7 @@ class SyncEngine:
         full: bool,
     ) -> Collected:
         fetched = provider.fetch_invoice(ref, connection.account)
-        recorded = self.state.documents(connection.name, ref.key)
+        recorded = self.state.documents(connection.id, ref.key)
         links: dict[str, DocumentLink] = {}
         for kind in fetched.documents:
             # A document archived by an earlier (perhaps interrupted) run is reused, so a rerun
@@ -239,7 +265,7 @@ class SyncEngine:
             tmp.flush()
             digest = _sha256(Path(tmp.name))
             link = files.put(fetched.invoice, kind, Path(tmp.name), digest)
-        self.state.record_document(connection.name, ref.key, link)
+        self.state.record_document(connection.id, ref.key, link)
         return link
 
     def _write(
@@ -259,7 +285,7 @@ class SyncEngine:
         report("writing", 0, len(batch.invoices))
         if not batch.empty:
             sink.write(batch)
-        self.state.record_index(connection.name, [item.entry for item in collected], plan.remove)
+        self.state.record_index(connection.id, [item.entry for item in collected], plan.remove)
         added = {ref.key for ref in plan.add}
         new = sum(1 for item in collected if item.entry.key in added)
         out.counts = RunCounts(
