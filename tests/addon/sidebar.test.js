@@ -175,3 +175,9 @@ test('each provider names its token and links to where a read-only one is issued
   assert.match(providers.digitalocean.help, /read/);
   assert.match(providers.doit.help, /Invoice Viewer/);
 });
+
+test("a paused schedule is recognised from the Connection's schedule_paused", () => {
+  const billsync = sidebar();
+  assert.equal(billsync.isPaused({ schedule_paused: true, schedule: { frequency: 'daily' } }), true);
+  assert.equal(billsync.isPaused({ schedule_paused: false, schedule: { frequency: 'daily' } }), false);
+});
