@@ -77,8 +77,9 @@ class FileStore(Protocol):
 
 
 class SecretStore(Protocol):
-    def put(self, name: str, value: str) -> str:
-        """Store a secret; return the reference to keep (never the value)."""
+    def put(self, name: str, value: str, labels: Mapping[str, str] | None = None) -> str:
+        """Store a secret (again: rotate it); return the reference to keep (never the value).
+        `labels` (e.g. connection id, kind) describe it where the store can keep them."""
         ...
 
     def get(self, ref: str) -> str: ...
