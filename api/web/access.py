@@ -37,8 +37,13 @@ _SHEET_ID = re.compile(r"^[A-Za-z0-9_-]{10,200}$")
 
 
 def check_sheet_id(spreadsheet_id: str, *, local_allowed: bool) -> None:
-    if spreadsheet_id == LOCAL_SHEET and local_allowed:
-        return
+    if spreadsheet_id == LOCAL_SHEET:
+        if local_allowed:
+            return
+        raise Forbidden(
+            "This service writes to Google Sheets only; 'local' is `billsync serve`'s workbook.",
+            action="Open the sidebar from the spreadsheet you want to use.",
+        )
     if not _SHEET_ID.match(spreadsheet_id):
         raise InvalidRequest(
             f"'{spreadsheet_id[:80]}' is not a spreadsheet id.",

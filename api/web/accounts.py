@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from api.ports import utcnow
-from api.state.schema import UtcDateTime
+from api.state.schema import UtcDateTime, create_engine
 
 metadata = sa.MetaData()
 
@@ -50,7 +50,7 @@ class AccountStore:
     """Grants and consent states on SQLite (default) or PostgreSQL (`database_url`)."""
 
     def __init__(self, database_url: str, clock: Callable[[], dt.datetime] = utcnow) -> None:
-        self._engine = sa.create_engine(database_url, future=True)
+        self._engine = create_engine(database_url)
         self._sqlite = self._engine.dialect.name == "sqlite"
         self._lock = threading.Lock()  # SQLite allows one writer; queue ours
         self._clock = clock

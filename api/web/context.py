@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -9,6 +11,7 @@ import flask
 
 from api.destinations import login_ref
 from api.factory import Services
+from api.ports import utcnow
 from api.web.access import SheetAccess
 from api.web.accounts import AccountStore
 from api.web.config import WebSettings
@@ -33,6 +36,7 @@ class WebContext:
     consent: Consent
     queue: Any  # api.ports.JobQueue
     local_key: str | None = None
+    clock: Callable[[], dt.datetime] = utcnow  # the tick's "now" (aware UTC)
 
     @property
     def local(self) -> bool:

@@ -28,7 +28,11 @@ SCHEDULE = {
                       "description": "IANA time zone, e.g. Europe/Paris"},
     },
 }  # fmt: skip
-NAME = {"type": "string", "minLength": 1, "maxLength": 63}
+NAME = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$",
+    "description": "letters, digits, spaces, '.', '_', '-'",
+}
 FOLDER = {"type": ["string", "null"], "maxLength": 200}
 
 SCHEMAS: dict[str, Any] = {
@@ -192,7 +196,7 @@ def _path(name: str, pattern: str | None = None) -> dict[str, Any]:
 AUTH = (401, 403)
 CONNECTION_OK = {"200": _json(_obj("connection", _ref("Connection")), "The connection.")}
 RUN = _obj("run", _ref("Run"))
-SHEET = _path("spreadsheet_id")
+SHEET = _path("spreadsheet_id", r"^(local|[A-Za-z0-9_-]{10,200})$")
 CONN = _path("connection_id")
 
 

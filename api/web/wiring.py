@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.factory import Services, build
+from api.jobs.local import ThreadQueue
 from api.settings import Settings
 from api.web.access import SheetAccess
 from api.web.accounts import AccountStore
@@ -37,4 +38,7 @@ def build_context(
         client=web.oauth_client, accounts=accounts, secrets_store=services.secrets,
         tokeninfo_uri=web.oauth_tokeninfo_uri, ttl=web.oauth_state_ttl,
     )  # fmt: skip
+    if queue is None:
+        queue = ThreadQueue(services.engine.execute, workers=settings.http.concurrency)
+        queue.recover(services.state)  # what a dead process left queued or running
     return WebContext(services, web, verifier, accounts, access, consent, queue, key)
