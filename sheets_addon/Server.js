@@ -61,7 +61,7 @@ function startGoogleConnect() {
 
 /** @return {Object[]} this spreadsheet's connections (Connection objects of the contract). */
 function listConnections() {
-  return field_(call_('get', sheetPath_() + '/connections'), 'connections');
+  return field_(call_('get', sheetPath_() + '/connections'), 'connections').map(present_);
 }
 
 /**
@@ -83,7 +83,11 @@ function addConnection(form) {
   var tenant = String(form.tenant || '').trim();
   if (tenant) body.tenant = tenant;
   if (form.schedule) body.schedule = schedule_(form.schedule);
-  return field_(call_('post', sheetPath_() + '/connections', body), 'connection');
+  try {
+    return present_(field_(call_('post', sheetPath_() + '/connections', body), 'connection'));
+  } catch (error) {
+    throw new Error(sidebarWords_(error.message, ' and paste it here'));
+  }
 }
 
 /**
@@ -100,7 +104,7 @@ function updateConnection(connectionId, changes) {
   if (changes.schedule !== undefined) body.schedule = schedule_(changes.schedule);
   if (changes.include_preview !== undefined) body.include_preview = !!changes.include_preview;
   if (changes.drive_folder_id !== undefined) body.drive_folder_id = changes.drive_folder_id;
-  return field_(call_('patch', connectionPath_(connectionId), body), 'connection');
+  return present_(field_(call_('patch', connectionPath_(connectionId), body), 'connection'));
 }
 
 /** Disconnects: the service destroys the stored token; rows already written stay. */
@@ -114,18 +118,18 @@ function removeConnection(connectionId) {
  * @return {Object} the Run, queued or running: poll it with getRun.
  */
 function syncNow(connectionId, full) {
-  return field_(call_('post', connectionPath_(connectionId) + '/sync', { full: !!full }), 'run');
+  return presentRun_(field_(call_('post', connectionPath_(connectionId) + '/sync', { full: !!full }), 'run'));
 }
 
 /** @return {Object} the Run now (status, phase, done of total, counts, message). */
 function getRun(runId) {
-  return field_(call_('get', '/v1/runs/' + encodeURIComponent(runId)), 'run');
+  return presentRun_(field_(call_('get', '/v1/runs/' + encodeURIComponent(runId)), 'run'));
 }
 
 /** @return {Object[]} a connection's latest runs, newest first. */
 function listRuns(connectionId, limit) {
   var n = Math.max(1, Math.min(50, Math.floor(Number(limit) || 5)));
-  return field_(call_('get', connectionPath_(connectionId) + '/runs?limit=' + n), 'runs');
+  return field_(call_('get', connectionPath_(connectionId) + '/runs?limit=' + n), 'runs').map(presentRun_);
 }
 
 // -- private ------------------------------------------------------------------------------
@@ -191,6 +195,33 @@ function call_(method, path, payload) {
   var body = parseJson_(response.getContentText());
   if (status >= 200 && status < 300 && body !== null) return body;
   throw new Error(errorMessage_(status, body, [token, payload && payload.token]));
+}
+
+// The service shares its error sentences with the command line; in the sidebar a CLI command
+// is no advice, so it becomes what to do here.
+var CLI_ADVICE_ = [
+  [/[,:]?\s*(?:and |then )?run `billsync connect [a-z]+[^`]*` again/g, null], // null: per context
+  [/[,:]?\s*(?:and |then )?run `billsync google login[^`]*` again/g, ', then reconnect your Google account from this sidebar'],
+];
+var RECONNECT_PROVIDER_ = ', then disconnect this provider and add it again with the new token';
+
+/** A service sentence in the sidebar's words: CLI commands become sidebar actions. */
+function sidebarWords_(message, reconnect) {
+  var text = String(message || '');
+  for (var i = 0; i < CLI_ADVICE_.length; i++) {
+    text = text.replace(CLI_ADVICE_[i][0], CLI_ADVICE_[i][1] || reconnect || RECONNECT_PROVIDER_);
+  }
+  return text.replace(/\s*[^.!?]*`billsync [^`]*`[^.!?]*[.!?]?/g, ''); // any other CLI advice
+}
+
+function presentRun_(run) {
+  if (run && run.message) run.message = sidebarWords_(run.message);
+  return run;
+}
+
+function present_(connection) {
+  if (connection && connection.last_run) presentRun_(connection.last_run);
+  return connection;
 }
 
 /** The named member of a successful answer; a missing one means the versions do not match. */

@@ -218,3 +218,54 @@ test('Google consent starts with a POST and returns only the URL', () => {
   assert.equal(context.startGoogleConnect(), url);
   assert.equal(requests[0].method, 'post');
 });
+
+const CLI_SENTENCE =
+  'DigitalOcean rejected the token. DigitalOcean said: Unable to authenticate you. (request id r-1) ' +
+  'Create a new read-only token (scope billing:read) and run `billsync connect digitalocean` again.';
+
+test('advice meant for the command line becomes what to do in the sidebar', () => {
+  const failed = { id: 'r1', status: 'failed', message: CLI_SENTENCE, counts: {} };
+  const { context } = server((request) =>
+    request.url.endsWith('/sync')
+      ? response(202, { run: { ...failed } })
+      : request.url.includes('/runs?')
+        ? response(200, { runs: [{ ...failed }] })
+        : request.url.includes('/connections') && request.method === 'get'
+          ? response(200, { connections: [{ ...CONNECTION, last_run: { ...failed } }] })
+          : response(200, { run: { ...failed } })
+  );
+  const expected =
+    'DigitalOcean rejected the token. DigitalOcean said: Unable to authenticate you. (request id r-1) ' +
+    'Create a new read-only token (scope billing:read), then disconnect this provider and add it again with the new token.';
+  assert.equal(context.getRun('r1').message, expected);
+  assert.equal(context.syncNow('c_1').message, expected);
+  assert.equal(context.listRuns('c_1')[0].message, expected);
+  assert.equal(context.listConnections()[0].last_run.message, expected);
+});
+
+test('a rejected token while adding says to paste a new one here', () => {
+  const { context } = server(() => response(422, error('provider_auth', CLI_SENTENCE)));
+  assert.throws(
+    () => context.addConnection({ provider: 'digitalocean', name: 'Acme', token: DO_TOKEN }),
+    (thrown) => {
+      assert.match(thrown.message, /Create a new read-only token \(scope billing:read\) and paste it here\.$/);
+      assert.doesNotMatch(thrown.message, /`|billsync connect/);
+      return true;
+    }
+  );
+});
+
+test('Google advice and any other CLI command are reworded or dropped', () => {
+  const { context } = server(() =>
+    response(200, {
+      run: {
+        id: 'r1', status: 'failed', counts: {},
+        message: 'Google access was revoked or expired: run `billsync google login` again. Try `billsync runs` for details.',
+      },
+    })
+  );
+  assert.equal(
+    context.getRun('r1').message,
+    'Google access was revoked or expired, then reconnect your Google account from this sidebar.'
+  );
+});
