@@ -259,6 +259,7 @@ def test_a_failed_run_reads_as_words_and_retry_recovers(
     wait(browser).until(lambda _: len(runs.find_elements(By.TAG_NAME, "li")) == 2)
     first, second = runs.find_elements(By.TAG_NAME, "li")
     assert "Done" in first.text and "Failed" in second.text
+    assert not runs.find_elements(By.TAG_NAME, "button"), "Retry only on the latest run"
     assert rows(preview, "Invoices") == 18
     card.find_element(By.CSS_SELECTOR, "[data-field=schedule] summary").click()
     select(card, "frequency", "monthly")
