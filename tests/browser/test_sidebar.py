@@ -268,3 +268,71 @@ def test_a_failed_run_reads_as_words_and_retry_recovers(
     wait(browser).until(lambda _: "day 2" in card.text)
     card.find_element(By.CSS_SELECTOR, "[data-field=schedule] summary").click()  # fold it
     shoot(browser, "10-failed-then-retried")
+
+
+# google.script.run played by the page itself, installed before any script of the page runs
+# (the preview's shim then cannot replace it): the service side of consent needs Google, which
+# the local preview has not, so this test drives the sidebar's consent panel alone.
+FAKE_CONSENT = """
+(() => {
+  let connected = false;
+  const me = () => ({ email: 'bookkeeper@example.com', google: { connected } });
+  const answers = {
+    getSidebarState: () => ({ ...me(), timeZone: 'Europe/Berlin', spreadsheetUrl: '',
+                              connections: connected ? [] : null }),
+    startGoogleConnect: () => { setTimeout(() => { connected = true; }, 1000); return '%s'; },
+    getMe: me,
+  };
+  const calls = [];
+  function runner(success, failure) {
+    return new Proxy({}, { get: (_, name) => {
+      if (name === 'withSuccessHandler') return (f) => runner(f, failure);
+      if (name === 'withFailureHandler') return (f) => runner(success, f);
+      return (...args) => {
+        calls.push(name);
+        const answer = () => { try { success(answers[name](...args)); } catch (e) { failure(e); } };
+        setTimeout(answer, 20);
+      };
+    } });
+  }
+  Object.defineProperty(window, 'google', { value: { script: { run: runner() } } });
+  Object.defineProperty(window, 'consentCalls', { value: calls });
+})();
+"""
+
+
+def test_first_open_asks_for_google_consent_in_a_new_window_then_waits_for_it(
+    browser: WebDriver, preview: Preview
+) -> None:
+    consent_url = preview.base + "/healthz?consent"
+    added = browser.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": FAKE_CONSENT % consent_url}
+    )
+    try:
+        browser.get(preview.base + "/addon/")
+        button = visible(browser, "#connect-google-button")
+        assert button.text == "Connect your Google account"
+        assert not browser.find_element(By.ID, "add-provider").is_displayed()
+        assert "bookkeeper@example.com" in browser.find_element(By.ID, "signed-in").text
+        shoot(browser, "00-connect-google")
+        assert serious_violations(browser, "connect-google") == []
+        sidebar = browser.current_window_handle
+        button.click()
+        wait(browser).until(lambda _: len(browser.window_handles) == 2)
+        visible(browser, "#consent-waiting")
+        link = browser.find_element(By.ID, "consent-link")
+        assert link.get_attribute("href") == consent_url
+        popup = next(handle for handle in browser.window_handles if handle != sidebar)
+        browser.switch_to.window(popup)
+        wait(browser).until(lambda _: browser.current_url == consent_url)
+        browser.close()
+        browser.switch_to.window(sidebar)
+        visible(browser, "#add-form", 30)  # /v1/me said connected: the sidebar moved on
+        assert not browser.find_element(By.ID, "connect-google").is_displayed()
+        calls = browser.execute_script("return window.consentCalls")
+        assert calls[:2] == ["getSidebarState", "startGoogleConnect"]
+        assert "getMe" in calls and calls[-1] == "getSidebarState"
+    finally:
+        browser.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]}
+        )
