@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from api.simulators.digitalocean import DigitalOceanSimulator, DOSimConfig
+from api.simulators.doit import DoitSimConfig, DoitSimulator
 from tests.browser import chromium
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -44,6 +45,7 @@ class Preview:
     base: str
     home: Path
     simulator: DigitalOceanSimulator
+    doit: DoitSimulator
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +60,23 @@ def simulator() -> Iterator[DigitalOceanSimulator]:
         yield sim
 
 
+@pytest.fixture(scope="module")
+def doit() -> Iterator[DoitSimulator]:
+    with DoitSimulator(DoitSimConfig(months=6)) as sim:
+        yield sim
+
+
 @contextmanager
-def serving(folder: Path, simulator: DigitalOceanSimulator) -> Iterator[Preview]:
+def serving(
+    folder: Path, simulator: DigitalOceanSimulator, doit: DoitSimulator
+) -> Iterator[Preview]:
     """`billsync serve --port 0` on a new home, as a person runs it; stopped on exit."""
     home = folder / "home"
     env = {
         **os.environ,
         "BILLSYNC_HOME": str(home),
         "DIGITALOCEAN_API_URL": simulator.url,
+        "DOIT_API_URL": doit.url,
         "BILLSYNC_CONCURRENCY": "2",
         "BILLSYNC_HTTP_MAX_ATTEMPTS": "2",
         "PYTHONUNBUFFERED": "1",
@@ -85,7 +96,7 @@ def serving(folder: Path, simulator: DigitalOceanSimulator) -> Iterator[Preview]
         url = _printed_url(process, log, deadline=time.monotonic() + 60)
         base = url.split("/addon/", 1)[0]
         _wait_healthy(base, process, log)
-        yield Preview(url=url, base=base, home=home, simulator=simulator)
+        yield Preview(url=url, base=base, home=home, simulator=simulator, doit=doit)
     finally:
         process.terminate()
         try:
@@ -98,9 +109,11 @@ def serving(folder: Path, simulator: DigitalOceanSimulator) -> Iterator[Preview]
 
 @pytest.fixture(scope="module")
 def shared_server(
-    tmp_path_factory: pytest.TempPathFactory, simulator: DigitalOceanSimulator
+    tmp_path_factory: pytest.TempPathFactory,
+    simulator: DigitalOceanSimulator,
+    doit: DoitSimulator,
 ) -> Iterator[Preview]:
-    with serving(tmp_path_factory.mktemp("serve"), simulator) as server:
+    with serving(tmp_path_factory.mktemp("serve"), simulator, doit) as server:
         yield server
 
 
@@ -118,9 +131,11 @@ def preview(shared_server: Preview) -> Preview:
 
 
 @pytest.fixture
-def fresh_preview(tmp_path: Path, simulator: DigitalOceanSimulator) -> Iterator[Preview]:
+def fresh_preview(
+    tmp_path: Path, simulator: DigitalOceanSimulator, doit: DoitSimulator
+) -> Iterator[Preview]:
     """A server of its own: an empty workbook whose rows a test can count."""
-    with serving(tmp_path, simulator) as server:
+    with serving(tmp_path, simulator, doit) as server:
         yield server
 
 

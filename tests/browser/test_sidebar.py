@@ -18,6 +18,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from api.simulators.digitalocean import DEMO_TOKEN
+from api.simulators.doit import DEMO_KEY
 from tests.browser.accessibility import serious_violations
 from tests.browser.conftest import Preview, shoot
 
@@ -336,3 +337,25 @@ def test_first_open_asks_for_google_consent_in_a_new_window_then_waits_for_it(
         browser.execute_cdp_cmd(
             "Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]}
         )
+
+
+def test_doit_asks_for_an_invoice_viewer_key_and_syncs(
+    browser: WebDriver, preview: Preview
+) -> None:
+    open_sidebar(browser, preview)
+    browser.find_element(By.CSS_SELECTOR, "input[name=provider][value=doit]").click()
+    assert browser.find_element(By.ID, "add-token-label").text == "API key"
+    help_text = browser.find_element(By.ID, "add-token-help")
+    assert "Invoice Viewer" in help_text.text
+    assert browser.find_element(By.ID, "add-name").get_attribute("value") == "DoiT"
+    browser.find_element(By.ID, "add-tenant").send_keys("acme-inc")
+    browser.find_element(By.ID, "add-token").send_keys(DEMO_KEY)
+    browser.find_element(By.ID, "add-submit").click()
+    card = visible(browser, "#connection-list .card")
+    assert card.find_element(By.CSS_SELECTOR, "[data-field=provider]").text == "DoiT"
+    assert DEMO_KEY not in browser.page_source
+    card.find_element(By.CSS_SELECTOR, "[data-action=sync]").click()
+    wait(browser, 90).until(lambda _: "Synced:" in card.text)
+    found = SUMMARY.search(card.find_element(By.CSS_SELECTOR, "[data-field=summary]").text)
+    assert found and int(found[1]) > 0, card.text
+    shoot(browser, "11-doit")
