@@ -13,6 +13,7 @@ from api.core.text import fingerprint
 from api.engine import ProviderFactory
 from api.errors import BillsyncError, ConfigError, Conflict, NotFoundError
 from api.ports import SecretStore, StateStore, utcnow
+from api.state.rows import new_connection_id
 
 PROVIDERS = ("digitalocean", "doit")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
@@ -52,6 +53,7 @@ def connect(
         )
     draft = replace(
         Connection(name, provider, "", "", fingerprint(token), dict(options or {}), utcnow()),
+        id=new_connection_id(),
         spreadsheet_id=spreadsheet_id,
         schedule=schedule or Schedule(),
     )
@@ -62,7 +64,9 @@ def connect(
         probe.close()
     # One secret per connection: the sheet keeps two sheets' same-named connections apart.
     scope = "" if spreadsheet_id == "local" else f"{spreadsheet_id}--"
-    ref = secrets.put(f"{provider}--{scope}{name}", token)
+    ref = secrets.put(
+        f"{provider}--{scope}{name}", token, labels={"connection": draft.id, "kind": provider}
+    )
     connection = replace(draft, account=account, secret_ref=ref)
     try:
         return state.add_connection(connection)

@@ -155,7 +155,7 @@ class Consent:
         })  # fmt: skip
         # The secret's name carries no personal data: a digest of the subject.
         name = "google-user--" + hashlib.sha256(subject.encode()).hexdigest()[:32]
-        ref = self._secrets.put(name, grant)
+        ref = self._secrets.put(name, grant, labels={"kind": "google-grant"})
         replaced = self._accounts.set_grant(subject, ref)
         if replaced:
             self._secrets.delete(replaced)

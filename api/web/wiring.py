@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.factory import Services, build
-from api.jobs.local import ThreadQueue
+from api.factory import Services, build, build_queue
 from api.settings import Settings
 from api.web.access import SheetAccess
 from api.web.accounts import AccountStore
@@ -38,7 +37,6 @@ def build_context(
         client=web.oauth_client, accounts=accounts, secrets_store=services.secrets,
         tokeninfo_uri=web.oauth_tokeninfo_uri, ttl=web.oauth_state_ttl,
     )  # fmt: skip
-    if queue is None:
-        queue = ThreadQueue(services.engine.execute, workers=settings.http.concurrency)
-        queue.recover(services.state)  # what a dead process left queued or running
+    if queue is None:  # Cloud Tasks when configured, else threads that recovered orphans
+        queue = build_queue(services)
     return WebContext(services, web, verifier, accounts, access, consent, queue, key)
