@@ -15,7 +15,7 @@ from typing import Any
 
 from api.core.model import Connection
 from api.engine import Destination
-from api.errors import ConfigError
+from api.errors import ConfigError, SecretError
 from api.ports import SecretStore, StateStore
 from api.settings import Settings
 
@@ -68,7 +68,18 @@ def google_credentials(settings: Settings, secrets: SecretStore, options: Mappin
             "This connection writes to Google, but no Google account is signed in.",
             action="Run `billsync google login` first.",
         )
-    return gc.load_user_credentials(secrets, str(ref), token_uri=settings.google_oauth_token_uri)
+    try:
+        return gc.load_user_credentials(
+            secrets, str(ref), token_uri=settings.google_oauth_token_uri
+        )
+    except (ConfigError, SecretError):
+        if options.get("granted_in") != "sidebar":
+            raise
+        # A grant given in the sidebar is renewed there, not with the command line.
+        raise ConfigError(
+            "Google access was revoked or has expired.",
+            action="Reconnect Google from the billsync sidebar in your spreadsheet.",
+        ) from None
 
 
 def login_ref(settings: Settings) -> str | None:

@@ -79,6 +79,8 @@ def _google_options(
         from api.destinations import login_ref
 
         grant = grant or login_ref(ctx.services.settings)
+    else:
+        options["granted_in"] = "sidebar"  # a dead grant says "reconnect in the sidebar"
     options["google_ref"] = grant
     folder = body.get("drive_folder_id")
     if folder:

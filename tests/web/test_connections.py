@@ -214,3 +214,23 @@ def test_connection_bodies_are_checked_without_echoing_them(
         response = client.post(f"/v1/spreadsheets/{sheet}/connections", json=body, headers=ann)
         assert response.status_code == 400, body
         assert "secret-ish-value" not in response.get_data(as_text=True)
+
+
+def test_a_revoked_grant_means_reconnect_google(
+    web_app_settings: Settings, web_settings: WebSettings, issuer: Issuer,
+    fake_google: FakeGoogle, sheet: str, queue: RecordingQueue, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    from dataclasses import replace
+
+    app = create_app(web_app_settings, replace(web_settings, sheet_access_ttl=0), queue=queue)
+    client = app.test_client()
+    consent(client, issuer, fake_google, ANN)
+    ann = bearer(issuer.user(sub=ANN))
+    assert client.get(f"/v1/spreadsheets/{sheet}/connections", headers=ann).status_code == 200
+    for refresh in fake_google.oauth.refresh_tokens():  # type: ignore[attr-defined]
+        fake_google.oauth.revoke(refresh)  # type: ignore[attr-defined]
+    response = client.get(f"/v1/spreadsheets/{sheet}/connections", headers=ann)
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "google_not_connected"
+    assert "again" in response.get_json()["error"]["message"]

@@ -128,3 +128,17 @@ def test_a_delivery_runs_the_sync_into_the_sheet_and_a_redelivery_does_not(
 def test_an_unknown_run_delivery_is_404(world: dict[str, Any]) -> None:
     response = httpx.post(f"{world['url']}/tasks/runs/nope", headers=world["task"])
     assert response.status_code == 404
+
+
+def test_a_revoked_grant_fails_the_run_with_reconnect_in_the_sidebar(
+    world: dict[str, Any], fake_google: FakeGoogle
+) -> None:
+    for refresh in fake_google.oauth.refresh_tokens():  # type: ignore[attr-defined]
+        fake_google.oauth.revoke(refresh)  # type: ignore[attr-defined]
+    queued = httpx.post(f"{world['url']}/v1/connections/{world['connection']['id']}/sync",
+                        headers=world["user"]).json()["run"]  # fmt: skip
+    run = httpx.post(f"{world['url']}/tasks/runs/{queued['id']}", headers=world["task"],
+                     timeout=60).json()["run"]  # fmt: skip
+    assert run["status"] == "failed"
+    assert "revoked" in run["message"] and "sidebar" in run["message"]
+    assert "billsync google login" not in run["message"]
