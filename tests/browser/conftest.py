@@ -53,7 +53,7 @@ def simulator() -> Iterator[DigitalOceanSimulator]:
     # Slow enough (latency, 2 workers) that a person — and the test — sees the bar move; rate
     # limits raised because every test of the module syncs the same account.
     config = DOSimConfig(
-        months=18, items_per_invoice=30, preview=False, latency=0.06,
+        months=18, items_per_invoice=30, preview=False, latency=0.08,
         per_minute=100_000, per_hour=1_000_000,
     )  # fmt: skip
     with DigitalOceanSimulator(config) as sim:
