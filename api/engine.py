@@ -55,6 +55,10 @@ class Collected:
     entry: IndexEntry
 
 
+# A connection option: the next executed run fetches every invoice again (then it is removed).
+FULL_REQUESTED = "full_sync_requested"
+
+
 class SyncEngine:
     def __init__(
         self,
@@ -99,6 +103,9 @@ class SyncEngine:
         """Run a queued run (from the job queue); returns it finished. A run that finished
         already is returned as it is, so a redelivered task never syncs twice.
 
+        A connection whose options hold FULL_REQUESTED (Sync now with `full`) fetches every
+        invoice again; the claimed run takes the request.
+
         Raises only before the run starts (unknown run or connection, RunInProgress while
         another process runs it).
         """
@@ -107,6 +114,10 @@ class SyncEngine:
         run, claimed = self.state.claim_run(run_id)
         if not claimed:
             return run
+        if connection.options.get(FULL_REQUESTED):  # Sync now asked to fetch everything again
+            full = True
+            options = {k: v for k, v in connection.options.items() if k != FULL_REQUESTED}
+            connection = self.state.update_connection(connection.id, options=options)
         return self._run(connection, run, full, on_progress)
 
     def _run(

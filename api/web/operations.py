@@ -12,6 +12,7 @@ from typing import Any
 from api import connections
 from api.core.model import Connection, RunRecord
 from api.core.schedule import Schedule, ScheduleError
+from api.engine import FULL_REQUESTED
 from api.errors import Forbidden, InvalidRequest
 from api.web import present
 from api.web.access import LOCAL_SHEET, check_sheet_id
@@ -117,9 +118,13 @@ def delete_connection(ctx: WebContext, connection: Connection) -> None:
                            name=connection.id)  # fmt: skip
 
 
-def sync_now(ctx: WebContext, connection: Connection, trigger: str) -> RunRecord:
-    """Queue a run (or find the active one) and hand it to the JobQueue; never waits for it."""
-    run, created = ctx.services.state.enqueue_run(connection.id, trigger)
+def sync_now(ctx: WebContext, connection: Connection, trigger: str, full: bool) -> RunRecord:
+    """Queue a run (or find the active one) and hand it to the JobQueue; never waits for it.
+    `full`: the run that executes next fetches every invoice again (still no duplicates)."""
+    state = ctx.services.state
+    if full and not connection.options.get(FULL_REQUESTED):
+        state.update_connection(connection.id, options={**connection.options, FULL_REQUESTED: True})
+    run, created = state.enqueue_run(connection.id, trigger)
     if created:
         ctx.queue.enqueue(run.id)
     return run

@@ -61,9 +61,9 @@ def delete_connection(connection_id: str) -> tuple[str, int]:
 @blueprint.post("/connections/<connection_id>/sync")
 def sync_now(connection_id: str) -> tuple[flask.Response, int]:
     ctx, caller = context.current(), context.caller()
-    bodies.read("SyncRequest", optional=True)
+    full = bool(bodies.read("SyncRequest", optional=True).get("full", False))
     connection = ops.authorize_connection(ctx, caller, connection_id)
-    run = ops.sync_now(ctx, connection, TRIGGER[caller.kind])
+    run = ops.sync_now(ctx, connection, TRIGGER[caller.kind], full)
     return flask.jsonify(run=ops.run_json(ctx, connection, run)), 202
 
 

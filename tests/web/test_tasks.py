@@ -142,3 +142,24 @@ def test_a_revoked_grant_fails_the_run_with_reconnect_in_the_sidebar(
     assert run["status"] == "failed"
     assert "revoked" in run["message"] and "sidebar" in run["message"]
     assert "billsync google login" not in run["message"]
+
+
+def test_sync_now_full_fetches_every_invoice_again_once(
+    world: dict[str, Any], do_sim: DigitalOceanSimulator
+) -> None:
+    def sync(body: dict[str, Any]) -> dict[str, Any]:
+        queued = httpx.post(f"{world['url']}/v1/connections/{world['connection']['id']}/sync",
+                            headers=world["user"], json=body).json()["run"]  # fmt: skip
+        before = len(do_sim.requests)
+        run = httpx.post(f"{world['url']}/tasks/runs/{queued['id']}", headers=world["task"],
+                         timeout=60).json()["run"]  # fmt: skip
+        assert run["status"] == "succeeded", run
+        fetched = [p for p in do_sim.requests.paths()[before:] if p.count("/") > 4]
+        return {"run": run, "fetched": fetched}
+
+    first = sync({})
+    assert first["run"]["counts"]["new"] > 0 and first["fetched"]
+    assert sync({})["fetched"] == []  # nothing new: only the list
+    full = sync({"full": True})
+    assert len(full["fetched"]) >= len(first["fetched"]) and full["run"]["counts"]["new"] == 0
+    assert sync({})["fetched"] == []  # the full request was taken by one run
