@@ -21,7 +21,11 @@ def test_addon_javascript_unit_tests_pass() -> None:
     files = sorted(str(path) for path in HERE.glob("*.test.js"))
     assert files, "no *.test.js files next to this module"
     done = subprocess.run(
-        [node, "--test", *files], capture_output=True, text=True, timeout=120, check=False
+        [node, "--test", "--test-reporter=tap", *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     summary = [line for line in done.stdout.splitlines() if line.startswith(("# pass", "# fail"))]
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
