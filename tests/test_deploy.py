@@ -58,3 +58,11 @@ def test_gunicorn_binds_port_with_threads_and_no_worker_timeout(
     assert (config["worker_class"], config["timeout"]) == ("gthread", 0)
     assert config["threads"] > 1 and 0 < config["graceful_timeout"] < 10
     assert config["wsgi_app"] == "api.wsgi:app_from_env()"
+
+
+def test_a_tasks_queue_without_its_target_is_refused_with_what_to_set() -> None:
+    from api.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="BILLSYNC_SERVICE_URL and BILLSYNC_TASKS_INVOKER"):
+        Settings.from_env({"BILLSYNC_TASKS_QUEUE": "projects/p/locations/l/queues/q"})
+    assert Settings.from_env({}).cloud.tasks_queue is None  # the embedded default: threads
