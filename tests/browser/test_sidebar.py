@@ -7,6 +7,7 @@ import re
 import time
 from typing import Any
 
+import httpx
 import pytest
 from openpyxl import load_workbook
 from selenium.webdriver.common.action_chains import ActionChains
@@ -196,6 +197,16 @@ def test_schedule_and_disconnect_behind_a_confirmation(
     select(card, "frequency", "weekly")
     assert card.find_element(By.CSS_SELECTOR, "[data-field=weekday-group]").is_displayed()
     assert not card.find_element(By.CSS_SELECTOR, "[data-field=day-group]").is_displayed()
+    preview_box = card.find_element(By.CSS_SELECTOR, "[data-field=include-preview]")
+    was = preview_box.is_selected()
+    preview_box.click()
+    wait(browser).until(lambda _: preview_box.is_enabled() and preview_box.is_selected() != was)
+    key = preview.url.split("key=", 1)[1]
+    listed = httpx.get(
+        preview.base + "/v1/spreadsheets/local/connections",
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()["connections"]
+    assert [c["include_preview"] for c in listed] == [not was]
     select(card, "weekday", "2")
     select(card, "hour", "7")
     card.find_element(By.CSS_SELECTOR, "[data-action=save-schedule]").click()
