@@ -35,6 +35,7 @@ function getSidebarState() {
     try {
       connections = listConnections();
     } catch (error) {
+      if (error.code !== 'google_not_connected') throw error;
       connections = null; // consent first: the sidebar offers "Connect your Google account"
     }
   }
@@ -194,7 +195,9 @@ function call_(method, path, payload) {
   if (status === 204) return null;
   var body = parseJson_(response.getContentText());
   if (status >= 200 && status < 300 && body !== null) return body;
-  throw new Error(errorMessage_(status, body, [token, payload && payload.token]));
+  var failure = new Error(errorMessage_(status, body, [token, payload && payload.token]));
+  failure.code = body && body.error && typeof body.error.code === 'string' ? body.error.code : null;
+  throw failure; // the code stays on this side: google.script.run passes only the message
 }
 
 // The service shares its error sentences with the command line; in the sidebar a CLI command

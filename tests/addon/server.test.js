@@ -181,6 +181,15 @@ test('before Google consent the sidebar state has no connections to show', () =>
   assert.equal(requests.length, 2);
 });
 
+test('before consent, a failure other than google_not_connected is shown, not hidden', () => {
+  const { context } = server((request) =>
+    request.url.endsWith('/v1/me')
+      ? response(200, { email: 'b@example.com', google: { connected: false } })
+      : response(503, error('unavailable', 'billsync is starting; try again in a minute.', true))
+  );
+  assert.throws(() => context.getSidebarState(), /starting; try again/);
+});
+
 test('a spreadsheet the service writes without Google (the local workbook) lists its connections', () => {
   const { context } = server((request) =>
     request.url.endsWith('/v1/me')
