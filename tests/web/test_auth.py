@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 import pytest
 
+from api.web.openapi import document
 from tests.web.conftest import bearer
 from tests.web.tokens import SCHEDULER_SA, Issuer
 
@@ -47,16 +49,60 @@ REFUSED = [
 ]  # fmt: skip
 
 
+def _operations(kind: str) -> list[tuple[str, str]]:
+    """Every documented operation that `kind` ("googleIdToken" or "googleOidc") may call, with
+    its path parameters filled in."""
+    found = []
+    for path, item in document()["paths"].items():
+        for method, operation in item.items():
+            if any(kind in requirement for requirement in operation["security"]):
+                found.append((method, re.sub(r"{[^}]+}", "someid0123456789", path)))
+    return found
+
+
+USER_OPERATIONS = _operations("googleIdToken")
+TASK_OPERATIONS = _operations("googleOidc")
+
+
+def test_the_matrix_covers_every_protected_route() -> None:
+    assert len(USER_OPERATIONS) == 9 and len(TASK_OPERATIONS) == 2
+
+
+@pytest.mark.parametrize(("method", "path"), USER_OPERATIONS)
 @pytest.mark.parametrize(("case", "header", "status", "code"), REFUSED, ids=[r[0] for r in REFUSED])
-def test_refused_tokens(
-    client: Any, issuer: Issuer, case: str, header: Any, status: int, code: str
-) -> None:
-    response = client.get("/v1/me", headers=header(issuer))
+def test_refused_tokens_on_every_user_endpoint(
+    client: Any, issuer: Issuer, case: str, header: Any, status: int, code: str, method: str,
+    path: str,
+) -> None:  # fmt: skip
+    response = client.open(path, method=method.upper(), headers=header(issuer), json={})
     assert response.status_code == status, case
     assert _error(response)["code"] == code
     assert response.get_json()["error"]["retryable"] is False
     if status == 401:
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+TASK_REFUSED = [
+    ("missing", lambda i: {}, 401),
+    ("expired", lambda i: bearer(i.task(iat=NOW - 7200, exp=NOW - 3600)), 401),
+    ("wrong audience", lambda i: bearer(i.task(aud="https://elsewhere.example")), 401),
+    ("wrong issuer", lambda i: bearer(i.task(iss="https://evil.example")), 401),
+    ("a user's ID token", lambda i: bearer(i.user()), 403),
+    ("a service account not allowed", lambda i: bearer(i.task(email="x@y.iam.gserviceaccount.com")),
+     403),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "path"), TASK_OPERATIONS)
+@pytest.mark.parametrize(
+    ("case", "header", "status"), TASK_REFUSED, ids=[r[0] for r in TASK_REFUSED]
+)
+def test_refused_tokens_on_every_task_endpoint(
+    client: Any, issuer: Issuer, case: str, header: Any, status: int, method: str, path: str
+) -> None:
+    response = client.open(path, method=method.upper(), headers=header(issuer))
+    assert response.status_code == status, case
+    assert _error(response)["code"] == ("unauthenticated" if status == 401 else "forbidden")
 
 
 def test_certificates_are_fetched_once_per_max_age(client: Any, issuer: Issuer) -> None:

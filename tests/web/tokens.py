@@ -77,10 +77,10 @@ class Issuer:
         return jwt.encode(signer, payload).decode()
 
     def user(self, sub: str = "1001", email: str = "ann@example.com", **claims: Any) -> str:
-        return self.token(sub=sub, email=email, **claims)
+        return self.token(**{"sub": sub, "email": email, **claims})
 
     def task(self, email: str = SCHEDULER_SA, **claims: Any) -> str:
-        return self.token(aud=SERVICE_URL, sub="1177", email=email, **claims)
+        return self.token(**{"aud": SERVICE_URL, "sub": "1177", "email": email, **claims})
 
     def start(self) -> str:
         app = flask.Flask("certs")
