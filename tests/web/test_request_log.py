@@ -55,3 +55,31 @@ def test_an_unexpected_error_is_a_generic_500_with_details_only_in_the_log(
     errors = [json.loads(line) for line in log_lines if '"ERROR"' in line]
     assert errors and "RuntimeError" in errors[0]["exception"]
     assert "ab" * 32 not in errors[0]["exception"]
+
+
+def test_the_wsgi_entry_logs_requests_as_json_on_stdout(
+    tmp_path: Any, monkeypatch: Any, capsys: Any
+) -> None:
+    import logging
+
+    from api.wsgi import app_from_env
+
+    monkeypatch.setenv("BILLSYNC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BILLSYNC_LOCAL_KEY", "k" * 32)
+    for name in ("BILLSYNC_AUTH", "BILLSYNC_TASKS_QUEUE", "DATABASE_URL", "BILLSYNC_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    logger = logging.getLogger("billsync")
+    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
+    try:
+        app = app_from_env()
+        response = app.test_client().get("/healthz?x=1", headers={
+            "X-Cloud-Trace-Context": f"{TRACE}/1;o=1"})  # fmt: skip
+        assert response.status_code == 200
+        out = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+        request = [line for line in out if "httpRequest" in line]
+        assert request[0]["httpRequest"]["requestUrl"] == "/healthz"
+        assert request[0]["logging.googleapis.com/trace"] == TRACE
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
