@@ -26,21 +26,25 @@ def test_a_valid_id_token_is_the_user(client: Any, issuer: Issuer) -> None:
     assert response.get_json() == {"email": "ann@example.com", "google": {"connected": False}}
 
 
-NOW = int(time.time())
+def now() -> int:
+    return int(time.time())
+
+
 REFUSED = [
     # (case, how to make the Authorization header, status, code)
     ("missing", lambda i: {}, 401, "unauthenticated"),
     ("not bearer", lambda i: {"Authorization": "Basic YTpi"}, 401, "unauthenticated"),
     ("malformed", lambda i: bearer("not.a.jwt"), 401, "unauthenticated"),
     ("garbage", lambda i: bearer("x" * 40), 401, "unauthenticated"),
-    ("expired", lambda i: bearer(i.user(iat=NOW - 7200, exp=NOW - 3600)), 401, "unauthenticated"),
-    ("not yet valid", lambda i: bearer(i.user(iat=NOW + 3600, exp=NOW + 7200)), 401,
+    ("expired", lambda i: bearer(i.user(iat=now() - 7200, exp=now() - 3600)), 401,
+     "unauthenticated"),
+    ("not yet valid", lambda i: bearer(i.user(iat=now() + 3600, exp=now() + 7200)), 401,
      "unauthenticated"),
     ("wrong audience", lambda i: bearer(i.user(aud="someone-else")), 401, "unauthenticated"),
     ("wrong issuer", lambda i: bearer(i.user(iss="https://evil.example")), 401,
      "unauthenticated"),
     ("no issuer", lambda i: bearer(i.user(iss=None)), 401, "unauthenticated"),
-    ("too long-lived", lambda i: bearer(i.user(exp=NOW + 30 * 86400)), 401, "unauthenticated"),
+    ("too long-lived", lambda i: bearer(i.user(exp=now() + 30 * 86400)), 401, "unauthenticated"),
     ("unverified email", lambda i: bearer(i.user(email_verified=False)), 403, "forbidden"),
     ("email_verified missing", lambda i: bearer(i.user(email_verified=None)), 403, "forbidden"),
     ("task token on a user endpoint", lambda i: bearer(i.task()), 403, "forbidden"),
@@ -84,7 +88,7 @@ def test_refused_tokens_on_every_user_endpoint(
 
 TASK_REFUSED = [
     ("missing", lambda i: {}, 401),
-    ("expired", lambda i: bearer(i.task(iat=NOW - 7200, exp=NOW - 3600)), 401),
+    ("expired", lambda i: bearer(i.task(iat=now() - 7200, exp=now() - 3600)), 401),
     ("wrong audience", lambda i: bearer(i.task(aud="https://elsewhere.example")), 401),
     ("wrong issuer", lambda i: bearer(i.task(iss="https://evil.example")), 401),
     ("a user's ID token", lambda i: bearer(i.user()), 403),
