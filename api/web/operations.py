@@ -13,7 +13,7 @@ from api import connections
 from api.core.model import Connection, RunRecord
 from api.core.schedule import Schedule, ScheduleError
 from api.engine import FULL_REQUESTED
-from api.errors import Forbidden, InvalidRequest
+from api.errors import Conflict, Forbidden, InvalidRequest
 from api.web import present
 from api.web.access import LOCAL_SHEET, check_sheet_id
 from api.web.context import WebContext
@@ -107,6 +107,10 @@ def update_connection(ctx: WebContext, connection: Connection, body: dict[str, A
             options["drive_folder"] = folder_id(body["drive_folder_id"])
     if "name" in body:
         connections.check_name(body["name"])
+        siblings = ctx.services.state.list_connections(connection.spreadsheet_id)
+        if any(c.name == body["name"] and c.id != connection.id for c in siblings):
+            raise Conflict(f"A connection named '{body['name']}' already exists.",
+                           code="name_taken", action="Pick another name.")  # fmt: skip
     schedule = _schedule(body["schedule"]) if "schedule" in body else None
     return ctx.services.state.update_connection(
         connection.id, name=body.get("name"), schedule=schedule, options=options

@@ -163,6 +163,9 @@ def test_patch_and_delete(client: Any, ann: dict[str, str], sheet: str, app: fla
     body = patched.get_json()["connection"]
     assert (body["name"], body["include_preview"]) == ("acme eu", False)
     assert body["schedule"] == {"frequency": "weekly", "hour": 6, "weekday": 0, "time_zone": "UTC"}
+    assert new_connection(client, ann, sheet, name="other").status_code == 201
+    taken = client.patch(path, headers=ann, json={"name": "other"})
+    assert taken.status_code == 409 and taken.get_json()["error"]["code"] == "name_taken"
     bad = client.patch(path, headers=ann, json={"schedule": {"frequency": "weekly", "hour": 6}})
     assert bad.status_code == 400 and "weekday" in bad.get_json()["error"]["message"]
     state = app.extensions["billsync"].services.state
