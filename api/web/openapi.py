@@ -194,6 +194,7 @@ def _path(name: str, pattern: str | None = None) -> dict[str, Any]:
 
 
 AUTH = (401, 403)
+GOOGLE = (502, 503)  # Google (the access check) or a provider did not answer
 CONNECTION_OK = {"200": _json(_obj("connection", _ref("Connection")), "The connection.")}
 RUN = _obj("run", _ref("Run"))
 SHEET = _path("spreadsheet_id", r"^(local|[A-Za-z0-9_-]{10,200})$")
@@ -225,36 +226,36 @@ def document() -> dict[str, Any]:
         "/v1/spreadsheets/{spreadsheet_id}/connections": {
             "get": _op("The spreadsheet's connections.", {"200": _json(_obj("connections", {
                 "type": "array", "items": _ref("Connection")}), "Connections.")},
-                (400, *AUTH, 409), params=[SHEET]),
+                (400, *AUTH, 409, *GOOGLE), params=[SHEET]),
             "post": _op("Connect a provider account to the spreadsheet (token validated).",
                         {"201": _json(_obj("connection", _ref("Connection")), "Created.")},
-                        (400, *AUTH, 409, 422, 503), body="ConnectionCreate", params=[SHEET]),
+                        (400, *AUTH, 409, 422, *GOOGLE), body="ConnectionCreate", params=[SHEET]),
         },
         "/v1/connections/{connection_id}": {
             "patch": _op("Rename, reschedule or change a connection.", CONNECTION_OK,
-                         (400, *AUTH, 404, 409), body="ConnectionPatch", params=[CONN]),
+                         (400, *AUTH, 404, 409, *GOOGLE), body="ConnectionPatch", params=[CONN]),
             "delete": _op("Forget the connection; its token is destroyed.",
-                          {"204": {"description": "Deleted."}}, (*AUTH, 404, 409),
+                          {"204": {"description": "Deleted."}}, (*AUTH, 404, 409, *GOOGLE),
                           params=[CONN]),
         },
         "/v1/connections/{connection_id}/sync": {"post": _op(
             "Sync now: 202 with the queued run, or with the run already active.",
-            {"202": _json(RUN, "The run.")}, (400, *AUTH, 404, 409, 503),
+            {"202": _json(RUN, "The run.")}, (400, *AUTH, 404, 409, *GOOGLE),
             body="SyncRequest", params=[CONN])},
         "/v1/connections/{connection_id}/runs": {"get": _op(
             "Recent runs, newest first.", {"200": _json(_obj("runs", {
-                "type": "array", "items": _ref("Run")}), "Runs.")}, (400, *AUTH, 404, 409),
+                "type": "array", "items": _ref("Run")}), "Runs.")}, (400, *AUTH, 404, 409, *GOOGLE),
             params=[CONN, {"name": "limit", "in": "query", "required": False, "schema": {
                 "type": "integer", "minimum": 1, "maximum": 100, "default": 20}}])},
         "/v1/runs/{run_id}": {"get": _op("One run (poll it while it runs).", {"200": _json(
-            RUN, "The run.")}, (*AUTH, 404, 409), params=[_path("run_id")])},
+            RUN, "The run.")}, (*AUTH, 404, 409, *GOOGLE), params=[_path("run_id")])},
         "/tasks/tick": {"post": _op(
             "Cloud Scheduler (hourly): enqueue every connection whose schedule is due.",
             {"200": _json(_obj("enqueued", {"type": "integer"}), "How many were enqueued.")},
             AUTH, security="task")},
         "/tasks/runs/{run_id}": {"post": _op(
             "Cloud Tasks: execute this run; answers when it has ended.",
-            {"200": _json(RUN, "The ended run.")}, (*AUTH, 404), security="task",
+            {"200": _json(RUN, "The ended run.")}, (*AUTH, 404, 409), security="task",
             params=[_path("run_id")])},
     }  # fmt: skip
     return {
