@@ -1,4 +1,4 @@
-"""The `billsync` command line: connect, sync, list, disconnect, demo."""
+"""The `billsync` command line: connect, sync, list, disconnect, demo, serve."""
 
 from __future__ import annotations
 
@@ -208,8 +208,8 @@ def runs(obj: _Context, name: str | None, limit: int) -> None:
     _table(
         ["RUN", "CONNECTION", "TRIGGER", "STARTED", "STATUS", "NEW", "UPD", "SAME", "LINES",
          "MESSAGE"],
-        [[r.id, r.connection, r.trigger, _when(r), r.status, r.counts.new, r.counts.updated,
-          r.counts.unchanged, r.counts.line_items, r.message] for r in records],
+        [[r.id, r.connection_name or r.connection, r.trigger, _when(r), r.status, r.counts.new,
+          r.counts.updated, r.counts.unchanged, r.counts.line_items, r.message] for r in records],
     )  # fmt: skip
 
 
@@ -291,6 +291,39 @@ def demo(obj: _Context, months: int, items: int) -> None:
     click.echo(f"Archived PDFs and CSVs: {services.files.location()}")
     if any(run.status != "succeeded" for run in runs):
         raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port on 127.0.0.1 (0 picks a free one).")  # fmt: skip
+@click.pass_obj
+def serve(obj: _Context, port: int) -> None:
+    """Run the service API on this machine (127.0.0.1 only, a key per data folder)."""
+    from werkzeug.serving import make_server
+
+    from api.web import create_app
+    from api.web.config import WebSettings
+
+    web = WebSettings.from_env()
+    if web.auth != "local":
+        raise ConfigError(
+            "`billsync serve` runs with local authentication only.",
+            action="Unset BILLSYNC_AUTH, or run the service under gunicorn for Google sign-in.",
+        )
+    logs.configure(logging.DEBUG if obj.verbose else logging.INFO, stream=sys.stderr)
+    app = create_app(obj.settings(), web)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    key = app.extensions["billsync"].local_key
+    base = f"http://127.0.0.1:{server.server_port}"
+    click.echo(f"billsync is serving {obj.settings().home} on {base} (Ctrl-C stops it).")
+    click.echo(f"Open the sidebar preview: {base}/addon/?key={key}")
+    click.echo(f"API calls take the header 'Authorization: Bearer {key}'; see {base}/openapi.json")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("Stopped.", err=True)
+    finally:
+        server.server_close()
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from api.core.model import Connection
+from api.core.schedule import Schedule
 from api.core.text import fingerprint
 from api.engine import ProviderFactory
-from api.errors import BillsyncError, ConfigError, NotFoundError
+from api.errors import BillsyncError, ConfigError, Conflict, NotFoundError
 from api.ports import SecretStore, StateStore, utcnow
+from api.state.rows import new_connection_id
 
 PROVIDERS = ("digitalocean", "doit")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
@@ -25,44 +28,60 @@ def connect(
     name: str,
     token: str,
     options: Mapping[str, Any] | None = None,
+    spreadsheet_id: str = "local",
+    schedule: Schedule | None = None,
 ) -> Connection:
-    """Validate `token` with one API call, store it encrypted, save the connection.
+    """Validate `token` with one API call, store it encrypted, save the connection in the
+    ledger `spreadsheet_id` ("local": the workbook and folder).
 
     Nothing is saved when validation fails; the token itself is never returned or logged.
+    A name already used in the same spreadsheet raises Conflict (code "name_taken").
     """
     if provider not in PROVIDERS:
         raise ConfigError(
             f"Unknown provider '{provider}'.", action=f"Use one of: {', '.join(PROVIDERS)}."
         )
-    if not _NAME.match(name):
-        raise ConfigError(
-            f"'{name}' is not a usable connection name.",
-            action="Use letters, digits, spaces, '.', '_' or '-' (up to 63 characters).",
-        )
+    check_name(name)
     token = token.strip()
     if not token:
         raise ConfigError(f"No {provider} token was given.", action="Paste a read-only API token.")
-    if any(c.name == name for c in state.list_connections()):
-        raise ConfigError(
+    if any(c.name == name for c in state.list_connections(spreadsheet_id)):
+        raise Conflict(
             f"A connection named '{name}' already exists.",
-            action=f"Pick another name, or run `billsync disconnect {name}` first.",
+            code="name_taken",
+            action=f"Pick another name, or disconnect '{name}' first.",
         )
-    draft = Connection(name, provider, "", "", fingerprint(token), dict(options or {}), utcnow())
+    draft = replace(
+        Connection(name, provider, "", "", fingerprint(token), dict(options or {}), utcnow()),
+        id=new_connection_id(),
+        spreadsheet_id=spreadsheet_id,
+        schedule=schedule or Schedule(),
+    )
     probe = providers(draft, token)
     try:
         account = probe.account_label()
     finally:
         probe.close()
-    ref = secrets.put(f"{provider}--{name}", token)
-    connection = Connection(
-        name, provider, account, ref, draft.fingerprint, draft.options, draft.created
+    # One secret per connection: the sheet keeps two sheets' same-named connections apart.
+    scope = "" if spreadsheet_id == "local" else f"{spreadsheet_id}--"
+    ref = secrets.put(
+        f"{provider}--{scope}{name}", token, labels={"connection": draft.id, "kind": provider}
     )
+    connection = replace(draft, account=account, secret_ref=ref)
     try:
-        state.add_connection(connection)
+        return state.add_connection(connection)
     except BillsyncError:
         secrets.delete(ref)
         raise
-    return connection
+
+
+def check_name(name: str) -> None:
+    """ConfigError unless `name` is a usable connection name."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(
+            f"'{name}' is not a usable connection name.",
+            action="Use letters, digits, spaces, '.', '_' or '-' (up to 63 characters).",
+        )
 
 
 def disconnect(*, state: StateStore, secrets: SecretStore, name: str) -> Connection:

@@ -15,7 +15,7 @@ from typing import Any
 
 from api.core.model import Connection
 from api.engine import Destination
-from api.errors import ConfigError
+from api.errors import ConfigError, SecretError
 from api.ports import SecretStore, StateStore
 from api.settings import Settings
 
@@ -68,7 +68,18 @@ def google_credentials(settings: Settings, secrets: SecretStore, options: Mappin
             "This connection writes to Google, but no Google account is signed in.",
             action="Run `billsync google login` first.",
         )
-    return gc.load_user_credentials(secrets, str(ref), token_uri=settings.google_oauth_token_uri)
+    try:
+        return gc.load_user_credentials(
+            secrets, str(ref), token_uri=settings.google_oauth_token_uri
+        )
+    except (ConfigError, SecretError):
+        if options.get("granted_in") != "sidebar":
+            raise
+        # A grant given in the sidebar is renewed there, not with the command line.
+        raise ConfigError(
+            "Google access was revoked or has expired.",
+            action="Reconnect Google from the billsync sidebar in your spreadsheet.",
+        ) from None
 
 
 def login_ref(settings: Settings) -> str | None:
@@ -113,12 +124,12 @@ def destination_for(
             drive_api_url=settings.google_drive_api_url,
             cell_limit=settings.google_sheets_cell_limit,
             # a trashed ledger Sheet was replaced: later runs write to the new one
-            on_replaced=lambda new_id: state.update_options(connection.name, {"sheet": new_id}),
+            on_replaced=lambda new_id: state.update_options(connection.id, {"sheet": new_id}),
         )
     if options.get("drive_folder"):
         files = DriveStore(
             str(options["drive_folder"]), credentials, api_url=settings.google_drive_api_url,
-            state=state, connection=connection.name,
+            state=state, connection=connection.id,
             shared_drive=bool(options.get("shared_drive", False)),
         )  # fmt: skip
     return Destination(sink, files)

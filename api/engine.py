@@ -68,6 +68,10 @@ class Gathered:
     stopped: BillsyncError | None
 
 
+# A connection option: the next executed run fetches every invoice again (then it is removed).
+FULL_REQUESTED = "full_sync_requested"
+
+
 class SyncEngine:
     def __init__(
         self,
@@ -104,7 +108,40 @@ class SyncEngine:
         Raises only before a run exists (unknown connection, RunInProgress).
         """
         connection = self.state.get_connection(name)
-        run = self.state.start_run(name, trigger)
+        run = self.state.start_run(connection.id, trigger)
+        return self._run(connection, run, full, on_progress)
+
+    def execute(
+        self, run_id: str, *, full: bool = False, on_progress: ProgressCallback | None = None
+    ) -> RunRecord:
+        """Run a queued run (from the job queue); returns it finished. A run that finished
+        already is returned as it is, so a redelivered task never syncs twice.
+
+        A connection whose options hold FULL_REQUESTED (Sync now with `full`) fetches every
+        invoice again; the claimed run takes the request.
+
+        Raises only before the run starts (unknown run or connection, RunInProgress while
+        another process runs it).
+        """
+        queued = self.state.get_run(run_id)
+        connection = self.state.get_connection(queued.connection)
+        run, claimed = self.state.claim_run(run_id)
+        if not claimed:
+            return run
+        if connection.options.get(FULL_REQUESTED):  # Sync now asked to fetch everything again
+            full = True
+            options = {k: v for k, v in connection.options.items() if k != FULL_REQUESTED}
+            connection = self.state.update_connection(connection.id, options=options)
+        return self._run(connection, run, full, on_progress)
+
+    def _run(
+        self,
+        connection: Connection,
+        run: RunRecord,
+        full: bool,
+        on_progress: ProgressCallback | None,
+    ) -> RunRecord:
+        name = connection.name
         reporter = _Reporter(self.state, run.id, on_progress, self.progress_interval)
         outcome = RunOutcome()
         destination: Destination | None = None
@@ -130,7 +167,7 @@ class SyncEngine:
         report: _Reporter,
         out: RunOutcome,
     ) -> None:
-        index = self.state.index(connection.name)
+        index = self.state.index(connection.id)
         lost, held = self._lost(destination.sink, index, out)
         versions = {key: entry.version for key, entry in index.items() if key not in lost}
         token = self.secrets.get(connection.secret_ref)
@@ -243,7 +280,7 @@ class SyncEngine:
         full: bool,
     ) -> Collected:
         fetched = provider.fetch_invoice(ref, connection.account)
-        recorded = self.state.documents(connection.name, ref.key)
+        recorded = self.state.documents(connection.id, ref.key)
         links: dict[str, DocumentLink] = {}
         missing: list[Shortfall] = []
         for kind in fetched.documents:
@@ -295,7 +332,7 @@ class SyncEngine:
             tmp.flush()
             digest = _sha256(Path(tmp.name))
             link = files.put(fetched.invoice, kind, Path(tmp.name), digest)
-        self.state.record_document(connection.name, ref.key, link)
+        self.state.record_document(connection.id, ref.key, link)
         return link
 
     def _write(
@@ -318,7 +355,7 @@ class SyncEngine:
             sink.write(batch)
         forgotten = tuple(sorted(out.forgotten))
         entries = [item.entry for item in collected]
-        self.state.record_index(connection.name, entries, plan.remove + forgotten)
+        self.state.record_index(connection.id, entries, plan.remove + forgotten)
         out.counts = run_counts(
             plan, [(item.entry.key, item.entry.version) for item in collected],
             counted.versions, counted.held, line_items=len(batch.lines),

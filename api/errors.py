@@ -12,8 +12,15 @@
     │   ├── MalformedResponse          a body that is not the documented shape
     │   └── RetriableError             429, 5xx, timeout, connection error (retried, then raised)
     │       └── RateLimited            429 after the retries were spent
-    └── SinkError                      the ledger or archive could not be written
-        └── RetriableSinkError         quota / transient; the next run will complete it
+    ├── SinkError                      the ledger or archive could not be written
+    │   └── RetriableSinkError         quota / transient; the next run will complete it
+    └── RequestError                   the service cannot serve a caller's request as asked
+        ├── Unauthenticated            401: no, a malformed, an expired or a wrong credential
+        ├── Forbidden                  403: a valid caller that may not do this
+        ├── InvalidRequest             400: the body or query does not fit the contract
+        ├── Conflict                   409: a name already taken, a state that forbids it
+        │   └── GoogleNotConnected     409: the user has not granted Google access yet
+        └── NotConfigured              503: the service lacks a setting for this route
 
 `retryable` tells the service layer whether a caller should try again later. `action` is
 the one thing a person should do about it.
@@ -120,3 +127,46 @@ class SinkError(BillsyncError):
 class RetriableSinkError(SinkError):
     code = "sink_unavailable"
     retryable = True
+
+
+class RequestError(BillsyncError):
+    """A caller's request the service refuses; the web layer maps each kind to a status."""
+
+    code = "invalid_request"
+
+
+class Unauthenticated(RequestError):
+    code = "unauthenticated"
+
+
+class Forbidden(RequestError):
+    code = "forbidden"
+
+
+class InvalidRequest(RequestError):
+    code = "invalid_request"
+
+
+class Conflict(RequestError):
+    code = "conflict"
+
+    def __init__(self, message: str, *, code: str = "conflict", action: str | None = None):
+        self.code = code
+        super().__init__(message, action=action)
+
+
+class GoogleNotConnected(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "billsync cannot reach your Google Sheets yet.",
+            code="google_not_connected",
+            action="Connect your Google account from the sidebar, then try again.",
+        )
+
+
+class NotConfigured(RequestError):
+    code = "not_configured"
+
+    def __init__(self, message: str, *, code: str, action: str | None = None) -> None:
+        self.code = code
+        super().__init__(message, action=action)

@@ -8,7 +8,7 @@ from api.core.model import Connection
 from api.destinations import destination_for
 from api.engine import Destination, SyncEngine
 from api.errors import ConfigError
-from api.ports import FileStore, LedgerSink, Provider, SecretStore, StateStore
+from api.ports import FileStore, JobQueue, LedgerSink, Provider, SecretStore, StateStore
 from api.settings import Settings, prepare_home
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
@@ -62,13 +62,12 @@ def build(settings: Settings) -> Services:
     """SQLite (or DATABASE_URL), the encrypted token file, the workbook and the folder."""
     from api.archive.folder import FolderStore
     from api.ledger.workbook.ledger import WorkbookLedger
-    from api.secrets.encrypted_file import FernetSecretStore
     from api.state.sql import SqlStateStore
 
     prepare_home(settings)  # a clear message for an unwritable folder or an unusable database
     check_database_url(settings.database_url)
     state = SqlStateStore(settings.database_url)
-    secrets = FernetSecretStore(settings.secrets_path, settings.secret_key, settings.key_path)
+    secrets = build_secrets(settings)
     sink: LedgerSink = WorkbookLedger(settings.workbook_path)
     files: FileStore = FolderStore(settings.archive_dir)
     local = Destination(sink, files)
@@ -114,3 +113,38 @@ def check_database_url(url: str) -> None:
             action="Install it with pip install 'billsync[postgres]' (psycopg 3), or use a "
             "sqlite:///PATH URL.",
         ) from None
+
+
+def build_secrets(settings: Settings) -> SecretStore:
+    """Secret Manager when BILLSYNC_SECRET_MANAGER_PROJECT is set, else the encrypted file."""
+    cloud = settings.cloud
+    if cloud.secret_manager_project:
+        from api.secrets.secret_manager import SecretManagerStore
+
+        return SecretManagerStore(
+            cloud.secret_manager_project, endpoint=cloud.secret_manager_endpoint
+        )
+    from api.secrets.encrypted_file import FernetSecretStore
+
+    return FernetSecretStore(settings.secrets_path, settings.secret_key, settings.key_path)
+
+
+def build_queue(services: Services) -> JobQueue:
+    """Cloud Tasks when BILLSYNC_TASKS_QUEUE is set; else threads in this process, which first
+    pick up the runs a stopped process left queued or running."""
+    cloud = services.settings.cloud
+    if cloud.tasks_queue:
+        from api.jobs.cloud_tasks import CloudTasksQueue
+
+        return CloudTasksQueue(
+            queue=cloud.tasks_queue,
+            service_url=cloud.service_url or "",
+            service_account=cloud.tasks_invoker or "",
+            audience=cloud.tasks_audience,
+            endpoint=cloud.tasks_endpoint,
+        )
+    from api.jobs.local import ThreadQueue
+
+    queue = ThreadQueue(services.engine.execute, workers=cloud.workers)
+    queue.recover(services.state)
+    return queue

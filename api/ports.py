@@ -18,6 +18,7 @@ from api.core.model import (
     RunCounts,
     RunRecord,
 )
+from api.core.schedule import Schedule
 
 
 class Provider(Protocol):
@@ -82,8 +83,9 @@ class FileStore(Protocol):
 
 
 class SecretStore(Protocol):
-    def put(self, name: str, value: str) -> str:
-        """Store a secret; return the reference to keep (never the value)."""
+    def put(self, name: str, value: str, labels: Mapping[str, str] | None = None) -> str:
+        """Store a secret (again: rotate it); return the reference to keep (never the value).
+        `labels` (e.g. connection id, kind) describe it where the store can keep them."""
         ...
 
     def get(self, ref: str) -> str: ...
@@ -104,22 +106,63 @@ class IndexEntry:
 
 
 class StateStore(Protocol):
-    """Connections, runs and the ledger index (SQLite by default, PostgreSQL in production)."""
+    """Connections, runs and the ledger index (SQLite by default, PostgreSQL in production).
 
-    def add_connection(self, connection: Connection) -> None: ...
+    A connection is named by its id, or, for the CLI, by its name among the "local"
+    spreadsheet's connections (`ref`). Runs, the index and documents are keyed by the id.
+    """
 
-    def get_connection(self, name: str) -> Connection: ...
-
-    def list_connections(self) -> list[Connection]: ...
-
-    def update_options(self, name: str, changes: Mapping[str, Any]) -> Connection:
-        """Merge `changes` into the connection's options; returns the updated connection."""
+    def add_connection(self, connection: Connection) -> Connection:
+        """Save it (an id is given when empty); ConfigError when the name is taken in its
+        spreadsheet."""
         ...
 
-    def remove_connection(self, name: str) -> Connection: ...
+    def get_connection(self, ref: str) -> Connection: ...
+
+    def update_options(self, ref: str, changes: Mapping[str, Any]) -> Connection:
+        """Merge `changes` into the connection's options (e.g. the Sheet that replaced a trashed
+        one), in one transaction; returns the updated connection."""
+        ...
+
+    def list_connections(self, spreadsheet_id: str | None = None) -> list[Connection]: ...
+
+    def update_connection(
+        self,
+        ref: str,
+        *,
+        name: str | None = None,
+        schedule: Schedule | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> Connection:
+        """Rename, set the schedule (resumes a paused one) or replace the options."""
+        ...
+
+    def remove_connection(self, ref: str) -> Connection: ...
+
+    def scheduled_connections(self) -> list[Connection]:
+        """Connections whose schedule is on and not paused."""
+        ...
 
     def start_run(self, connection: str, trigger: str) -> RunRecord:
-        """Create a running run; RunInProgress (with its id) if one is already running."""
+        """Create a running run; RunInProgress (with its id) if one is queued or running."""
+        ...
+
+    def enqueue_run(self, connection: str, trigger: str) -> tuple[RunRecord, bool]:
+        """A new queued run and True, or the active (queued or running) run and False."""
+        ...
+
+    def claim_run(self, run_id: str) -> tuple[RunRecord, bool]:
+        """queued -> running here (or take over a dead process's running run): (run, True);
+        (run, False) when it already finished; RunInProgress while it runs elsewhere."""
+        ...
+
+    def orphan_runs(self, queued_before: dt.datetime) -> list[RunRecord]:
+        """Queued before `queued_before`, or running in a process that died."""
+        ...
+
+    def claim_slot(self, connection: str, slot: str) -> RunRecord | None:
+        """Take a schedule slot and queue its run; None when the slot was taken already or a
+        run is already active."""
         ...
 
     def progress(self, run_id: str, phase: str, done: int, total: int) -> None: ...
@@ -145,6 +188,15 @@ class StateStore(Protocol):
         ...
 
     def documents(self, connection: str, key: str) -> dict[str, DocumentLink]: ...
+
+
+class JobQueue(Protocol):
+    """Runs queued runs somewhere: threads in this process, or Cloud Tasks deliveries."""
+
+    def enqueue(self, run_id: str) -> None:
+        """Ask for run `run_id` (status "queued") to be executed once; enqueueing a run that
+        is already waiting is a no-op, never a second execution."""
+        ...
 
 
 Clock = Any  # a zero-argument callable returning an aware UTC datetime

@@ -43,6 +43,46 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
+class CloudSettings:
+    """Production adapters on Google Cloud; all unset = the embedded ones (token file, threads).
+
+    `tasks_queue` (projects/P/locations/L/queues/Q) selects Cloud Tasks, delivering to
+    `service_url`/tasks/runs/{run_id} with an OIDC token of `tasks_invoker` (a service account
+    email) for `tasks_audience` (default: the service URL). `secret_manager_project` selects
+    Secret Manager. The endpoints are for tests (a loopback fake) and private endpoints.
+    """
+
+    tasks_queue: str | None = None
+    tasks_endpoint: str | None = None
+    service_url: str | None = None
+    tasks_invoker: str | None = None
+    tasks_audience: str | None = None
+    secret_manager_project: str | None = None
+    secret_manager_endpoint: str | None = None
+    workers: int = 4  # in-process queue: syncs at once per process
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CloudSettings:
+        cloud = cls(
+            tasks_queue=env.get("BILLSYNC_TASKS_QUEUE") or None,
+            tasks_endpoint=env.get("CLOUD_TASKS_ENDPOINT") or None,
+            service_url=env.get("BILLSYNC_SERVICE_URL") or None,
+            tasks_invoker=env.get("BILLSYNC_TASKS_INVOKER") or None,
+            tasks_audience=env.get("BILLSYNC_TASKS_AUDIENCE") or None,
+            secret_manager_project=env.get("BILLSYNC_SECRET_MANAGER_PROJECT") or None,
+            secret_manager_endpoint=env.get("SECRET_MANAGER_ENDPOINT") or None,
+            workers=_int(env, "BILLSYNC_WORKERS", cls.workers),
+        )
+        if cloud.tasks_queue and not (cloud.service_url and cloud.tasks_invoker):
+            raise ConfigError(
+                "BILLSYNC_TASKS_QUEUE needs BILLSYNC_SERVICE_URL and BILLSYNC_TASKS_INVOKER.",
+                action="Set the service's https URL and the service account Cloud Tasks "
+                "signs its OIDC tokens as.",
+            )
+        return cloud
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     database_url: str
@@ -56,6 +96,7 @@ class Settings:
     google_oauth_token_uri: str = "https://oauth2.googleapis.com/token"
     # Google's cells-per-spreadsheet limit; old years of Line Items move out at 90 % of it.
     google_sheets_cell_limit: int = 10_000_000
+    cloud: CloudSettings = field(default_factory=CloudSettings)
 
     @property
     def workbook_path(self) -> Path:
@@ -110,6 +151,7 @@ class Settings:
             google_sheets_cell_limit=_int(
                 env, "BILLSYNC_SHEETS_CELL_LIMIT", settings.google_sheets_cell_limit
             ),
+            cloud=CloudSettings.from_env(env),
         )
 
 

@@ -68,7 +68,7 @@ def test_first_sync_pulls_full_history(services: Services, do_sim: DigitalOceanS
     assert periods == sorted(periods)
     assert invoices[-1]["Status"] == "Preview"
     # every final invoice has its PDF and CSV archived, recorded, and linked by file name
-    index = services.state.index(NAME)
+    index = services.state.index(services.state.get_connection(NAME).id)
     for row in invoices:
         if row["Status"] == "Preview":
             assert row["PDF"] == "" and row["CSV"] == ""
@@ -92,7 +92,7 @@ def test_the_workbook_read_with_openpyxl_equals_the_store_and_the_provider(
         return [dict(zip(header, row, strict=True)) for row in rows]
 
     invoices, lines = records("Invoices"), records("Line Items")
-    index = services.state.index(NAME)
+    index = services.state.index(services.state.get_connection(NAME).id)
     assert {r["Invoice Key"] for r in invoices} == set(index)
     for row in invoices:
         mine = [line for line in lines if line["Invoice Key"] == row["Invoice Key"]]

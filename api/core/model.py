@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from api.core.schedule import Schedule
+
 PREVIEW_STATUS = "Preview"
 
 INVOICE_COLUMNS: tuple[str, ...] = (
@@ -181,11 +183,14 @@ class RunCounts:
 
 @dataclass(frozen=True)
 class RunRecord:
+    """One sync of one connection. `connection` is the connection's id; `started` is when it
+    started running, or, while `status` is "queued", when it was queued (= `queued_at`)."""
+
     id: str
     connection: str
-    trigger: str
-    # "running" | "succeeded" | "partial" (some invoice or document is missing, everything
-    # else was written; the message names each) | "failed"
+    trigger: str  # "sidebar" | "schedule" | "cli"
+    # "queued" | "running" | "succeeded" | "partial" (some invoice or document is missing,
+    # everything else was written; the message names each) | "failed"
     status: str
     started: dt.datetime
     finished: dt.datetime | None = None
@@ -194,10 +199,13 @@ class RunRecord:
     phase: str = ""
     done: int = 0
     total: int = 0
+    queued_at: dt.datetime | None = None
+    connection_name: str = ""  # the connection's name when the run was made (history keeps it)
 
     def row(self) -> dict[str, Any]:
         return {
-            "Started": self.started, "Finished": self.finished, "Connection": self.connection,
+            "Started": self.started, "Finished": self.finished,
+            "Connection": self.connection_name or self.connection,
             "Trigger": self.trigger, "Status": self.status, "New": self.counts.new,
             "Updated": self.counts.updated, "Unchanged": self.counts.unchanged,
             "Line Items": self.counts.line_items, "Message": self.message,
@@ -224,6 +232,11 @@ class LedgerBatch:
 
 @dataclass(frozen=True)
 class Connection:
+    """One provider account feeding one ledger. `id` is stable and url-safe (names can change);
+    `spreadsheet_id` is the Google Sheet it belongs to, or "local" for the embedded workbook +
+    folder. Names are unique per spreadsheet. `options` holds provider and ledger options
+    (tenant, include_preview, drive_folder_id)."""
+
     name: str
     provider: str  # "digitalocean" | "doit"
     account: str  # human label: team name, tenant
@@ -231,3 +244,18 @@ class Connection:
     fingerprint: str  # e.g. dop_v1_…a1b2, the only trace of the token anyone sees
     options: Mapping[str, Any] = field(default_factory=dict)
     created: dt.datetime | None = None
+    id: str = ""  # given by the StateStore when empty
+    spreadsheet_id: str = "local"
+    schedule: Schedule = Schedule()
+    schedule_since: dt.datetime | None = None  # when the schedule was last set (UTC)
+    schedule_failures: int = 0  # failed scheduled runs in a row
+    schedule_paused: bool = False  # set after PAUSE_AFTER_FAILURES; setting a schedule clears it
+
+    @property
+    def include_preview(self) -> bool:
+        return bool(self.options.get("include_preview", True))
+
+    @property
+    def drive_folder_id(self) -> str | None:
+        value = self.options.get("drive_folder_id")
+        return str(value) if value else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -28,7 +29,8 @@ class FernetSecretStore:
         self._key = key
         self._lock = threading.Lock()
 
-    def put(self, name: str, value: str) -> str:
+    def put(self, name: str, value: str, labels: Mapping[str, str] | None = None) -> str:
+        """Encrypt `value` under `name` (replacing any earlier one); labels are not kept."""
         if not name or "\n" in name:
             raise SecretError("A secret needs a one-line name.")
         with self._lock:

@@ -1,23 +1,25 @@
-"""The state database: tables, aware-UTC datetimes, a tuned engine, rows <-> domain values."""
+"""The state database: tables, aware-UTC datetimes, a tuned engine, migrations."""
 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine, make_url
 
-from api.core.model import Connection, DocumentLink, RunCounts, RunRecord
 from api.errors import ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # the schema_version row written by the newest migration
 WRITE_OPTION = "billsync_write"  # execution option: this transaction will write
 BUSY_TIMEOUT_MS = 30_000  # a CLI run and a web worker wait for each other, not fail
-_SCHEMA_LOCK = 74_651_001  # PostgreSQL advisory lock id held while creating tables
+_SCHEMA_LOCK = 74_651_001  # PostgreSQL advisory lock id held while migrating
 
 Row = dict[str, Any]
 
@@ -58,25 +60,42 @@ schema_version = sa.Table(
 connections = sa.Table(
     "connections",
     metadata,
-    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("spreadsheet_id", sa.String(200), nullable=False),  # "local": workbook + folder
+    sa.Column("name", sa.String(100), nullable=False),
     sa.Column("provider", sa.String(40), nullable=False),
     sa.Column("account", sa.Text, nullable=False),
     sa.Column("secret_ref", sa.Text, nullable=False),  # a reference, never the secret
     sa.Column("fingerprint", sa.String(100), nullable=False),
     sa.Column("options", sa.JSON, nullable=False),
     sa.Column("created", UtcDateTime, nullable=False),
+    sa.Column("schedule_frequency", sa.String(10), nullable=False),
+    sa.Column("schedule_hour", sa.Integer, nullable=False),
+    sa.Column("schedule_weekday", sa.Integer),
+    sa.Column("schedule_day", sa.Integer),
+    sa.Column("schedule_time_zone", sa.String(64), nullable=False),
+    sa.Column("schedule_since", UtcDateTime),
+    sa.Column("schedule_failures", sa.Integer, nullable=False),
+    sa.Column("schedule_paused", sa.Boolean, nullable=False),
+    sa.UniqueConstraint("spreadsheet_id", "name", name="uq_connections_sheet_name"),
 )
+
+ACTIVE = ("queued", "running")  # the statuses of which a connection has at most one run
 
 runs = sa.Table(
     "runs",
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("connection", sa.String(100), nullable=False),  # no FK: history outlives it
+    sa.Column("connection", sa.String(40), nullable=False),  # its id; no FK: history outlives it
+    sa.Column("connection_name", sa.String(100), nullable=False),
     sa.Column("trigger", sa.String(40), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("queued_at", UtcDateTime),
     sa.Column("started", UtcDateTime, nullable=False),
     sa.Column("finished", UtcDateTime),
     sa.Column("heartbeat", UtcDateTime, nullable=False),
+    # "<host>:<pid>" of the process running it: a dead local holder frees the connection at once.
+    sa.Column("owner", sa.String(300)),
     sa.Column("phase", sa.String(40), nullable=False, default=""),
     sa.Column("done", sa.Integer, nullable=False, default=0),
     sa.Column("total", sa.Integer, nullable=False, default=0),
@@ -88,18 +107,26 @@ runs = sa.Table(
     sa.Column("message", sa.Text, nullable=False, default=""),
     sa.Index("ix_runs_connection_started", "connection", "started"),
     sa.Index("ix_runs_started", "started"),
+    # One active run per connection, held by the database itself: a second INSERT of a queued
+    # or running run for the same connection fails, whichever process or thread tries.
+    sa.Index(
+        "ux_runs_active",
+        "connection",
+        unique=True,
+        sqlite_where=sa.text("status IN ('queued', 'running')"),
+        postgresql_where=sa.text("status IN ('queued', 'running')"),
+    ),
 )
 
-# One row per connection with a running run: the primary key is what makes "one running run
-# per connection" hold across processes, not a check-then-insert in Python.
-run_locks = sa.Table(
-    "run_locks",
+# One row per schedule slot that was enqueued: the primary key makes a repeated or overlapping
+# tick enqueue nothing twice.
+schedule_slots = sa.Table(
+    "schedule_slots",
     metadata,
-    sa.Column("connection", sa.String(100), primary_key=True),
+    sa.Column("connection", sa.String(40), primary_key=True),
+    sa.Column("slot", sa.String(60), primary_key=True),
     sa.Column("run_id", sa.String(40), nullable=False),
-    sa.Column("acquired", UtcDateTime, nullable=False),
-    # "<host>:<pid>" of the process holding the lock: a dead local holder frees it at once.
-    sa.Column("owner", sa.String(300), nullable=True),
+    sa.Column("created", UtcDateTime, nullable=False),
 )
 
 ledger_index = sa.Table(
@@ -168,19 +195,32 @@ def _sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def create_schema(writer: Engine, now: dt.datetime) -> int:
-    """Create missing tables and the schema_version row; return the version found."""
+def migrate(writer: Engine) -> None:
+    """Bring the database to the newest schema with Alembic, in one transaction.
+
+    A database made before migrations (tables and schema_version, no alembic_version) is
+    stamped as revision 0001 first. Raises ConfigError for a database written by a newer
+    billsync (a revision this one does not know).
+    """
+    config = Config()
+    config.set_main_option("script_location", "api.state:migrations")
+    scripts = ScriptDirectory.from_config(config)
     with writer.begin() as conn:
         if conn.dialect.name == "postgresql":
-            # Two processes starting together would otherwise race on CREATE TABLE.
+            # Two processes starting together would otherwise race on the DDL.
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SCHEMA_LOCK})
-        metadata.create_all(conn)
-        found = conn.execute(sa.select(schema_version.c.version)).scalar()
-        if found is None:
-            row = {"id": 1, "version": SCHEMA_VERSION, "created": now}
-            conn.execute(schema_version.insert().values(row))
-            return SCHEMA_VERSION
-        return int(found)
+        tables = set(sa.inspect(conn).get_table_names())
+        config.attributes["connection"] = conn
+        if "schema_version" in tables and "alembic_version" not in tables:
+            command.stamp(config, "0001")
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+            raise ConfigError(
+                f"The state database is at schema revision {current}, which this billsync "
+                "does not know: a newer billsync wrote it.",
+                action="Upgrade billsync.",
+            )
+        command.upgrade(config, "head")
 
 
 def upsert(conn: sa.Connection, table: sa.Table) -> Any:
@@ -195,90 +235,3 @@ def upsert(conn: sa.Connection, table: sa.Table) -> Any:
     keys = [column.name for column in table.primary_key.columns]
     values = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
     return stmt.on_conflict_do_update(index_elements=keys, set_=values)
-
-
-# -- rows <-> domain values ----------------------------------------------------------------
-
-
-def new_run_id(now: dt.datetime) -> str:
-    """Sortable by start second, unique by a random suffix: `20261121T190102Z-3f9a1c`."""
-    return f"{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def document_row(connection: str, key: str, link: DocumentLink, now: dt.datetime) -> Row:
-    return {
-        "connection": connection,
-        "key": key,
-        "kind": link.kind,
-        "url": link.url,
-        "sha256": link.sha256,
-        "recorded": now,
-    }
-
-
-def counts_row(counts: RunCounts) -> dict[str, int]:
-    return {
-        "new": counts.new,
-        "updated": counts.updated,
-        "unchanged": counts.unchanged,
-        "removed": counts.removed,
-        "line_items": counts.line_items,
-    }
-
-
-def run_row(run: RunRecord, heartbeat: dt.datetime) -> Row:
-    return {
-        "id": run.id,
-        "connection": run.connection,
-        "trigger": run.trigger,
-        "status": run.status,
-        "started": run.started,
-        "finished": run.finished,
-        "heartbeat": heartbeat,
-        "phase": run.phase,
-        "done": run.done,
-        "total": run.total,
-        "message": run.message,
-        **counts_row(run.counts),
-    }
-
-
-def run_record(row: Any) -> RunRecord:
-    counts = RunCounts(row.new, row.updated, row.unchanged, row.removed, row.line_items)
-    return RunRecord(
-        id=row.id,
-        connection=row.connection,
-        trigger=row.trigger,
-        status=row.status,
-        started=row.started,
-        finished=row.finished,
-        counts=counts,
-        message=row.message,
-        phase=row.phase,
-        done=row.done,
-        total=row.total,
-    )
-
-
-def connection_row(connection: Connection, created: dt.datetime) -> Row:
-    return {
-        "name": connection.name,
-        "provider": connection.provider,
-        "account": connection.account,
-        "secret_ref": connection.secret_ref,
-        "fingerprint": connection.fingerprint,
-        "options": dict(connection.options),
-        "created": created,
-    }
-
-
-def connection_record(row: Any) -> Connection:
-    return Connection(
-        name=row.name,
-        provider=row.provider,
-        account=row.account,
-        secret_ref=row.secret_ref,
-        fingerprint=row.fingerprint,
-        options=dict(row.options),
-        created=row.created,
-    )

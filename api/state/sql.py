@@ -4,45 +4,45 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
-import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from api.core.model import Connection, DocumentLink, RunCounts, RunRecord
+from api.core.schedule import Schedule
 from api.errors import BillsyncError, ConfigError, NotFoundError, RunInProgress
 from api.ports import Clock, IndexEntry, utcnow
-from api.state.schema import (
-    SCHEMA_VERSION,
-    WRITE_OPTION,
+from api.state import runs as lifecycle
+from api.state.rows import (
     connection_record,
     connection_row,
-    connections,
-    counts_row,
-    create_engine,
-    create_schema,
     document_row,
+    new_connection_id,
+    run_record,
+    schedule_row,
+)
+from api.state.schema import (
+    ACTIVE,
+    WRITE_OPTION,
+    connections,
+    create_engine,
     documents,
     engine_url,
     ledger_index,
-    new_run_id,
-    run_locks,
-    run_record,
-    run_row,
+    migrate,
     runs,
+    schedule_slots,
     upsert,
 )
 
-INTERRUPTED = "Interrupted: the process running it stopped; this run replaced it."
+INTERRUPTED = lifecycle.INTERRUPTED
 _CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
-
-
-class _LockMoved(Exception):
-    """Another process took over the same stale lock first; look again."""
+_ATTEMPTS = 5  # tries of a write that lost a race on a unique key
+T = TypeVar("T")
 
 
 class SqlStateStore:
@@ -88,107 +88,179 @@ class SqlStateStore:
 
     # -- connections -----------------------------------------------------------------------
 
-    def add_connection(self, connection: Connection) -> None:
-        row = connection_row(connection, connection.created or self._now())
+    def add_connection(self, connection: Connection) -> Connection:
+        """Save a connection; give it an id when it has none. ConfigError when its name is
+        taken in its spreadsheet."""
+        now = self._now()
+        saved = replace(
+            connection,
+            id=connection.id or new_connection_id(),
+            created=connection.created or now,
+            schedule_since=connection.schedule_since or now,
+        )
         try:
             with self._write() as conn:
-                conn.execute(connections.insert().values(**row))
+                conn.execute(
+                    connections.insert().values(**connection_row(saved, saved.created or now))
+                )
         except sa.exc.IntegrityError:
-            raise ConfigError(
-                f"A connection named '{connection.name}' already exists.",
-                action=f"Pick another name, or run `billsync disconnect {connection.name}` first.",
-            ) from None
+            raise _name_taken(connection.name) from None
+        return saved
 
-    def get_connection(self, name: str) -> Connection:
+    def get_connection(self, ref: str) -> Connection:
+        """By id, or by name among the "local" spreadsheet's connections (the CLI's way)."""
         with self._read() as conn:
-            return connection_record(_connection_row(conn, name))
+            return connection_record(_connection_row(conn, ref))
 
-    def list_connections(self) -> list[Connection]:
+    def list_connections(self, spreadsheet_id: str | None = None) -> list[Connection]:
+        """All connections, or one spreadsheet's, by name."""
+        query = connections.select().order_by(connections.c.name, connections.c.id)
+        if spreadsheet_id is not None:
+            query = query.where(connections.c.spreadsheet_id == spreadsheet_id)
         with self._read() as conn:
-            rows = conn.execute(connections.select().order_by(connections.c.name)).all()
-        return [connection_record(row) for row in rows]
+            return [connection_record(row) for row in conn.execute(query)]
 
-    def update_options(self, name: str, changes: Mapping[str, Any]) -> Connection:
+    def update_options(self, ref: str, changes: Mapping[str, Any]) -> Connection:
         """Merge `changes` into a connection's options (e.g. the Sheet that replaced a trashed
-        one); NotFoundError for an unknown name."""
+        one) in one transaction; NotFoundError for an unknown connection."""
         with self._write() as conn:
-            row = _connection_row(conn, name)
+            row = _connection_row(conn, ref)
             options = {**(row.options or {}), **changes}
+            where = connections.c.id == row.id
+            conn.execute(connections.update().where(where).values(options=options))
+            return connection_record(conn.execute(connections.select().where(where)).one())
+
+    def update_connection(
+        self,
+        ref: str,
+        *,
+        name: str | None = None,
+        schedule: Schedule | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> Connection:
+        """Change the name, the schedule (which also resumes a paused one) or the options
+        (replaced whole). ConfigError when the new name is taken in the spreadsheet."""
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = name
+        if options is not None:
+            values["options"] = dict(options)
+        if schedule is not None:
+            values.update(schedule_row(schedule), schedule_since=self._now())
+            values.update(schedule_failures=0, schedule_paused=False)
+        try:
+            with self._write() as conn:
+                row = _connection_row(conn, ref)
+                if values:
+                    where = connections.c.id == row.id
+                    conn.execute(connections.update().where(where).values(**values))
+                return connection_record(
+                    conn.execute(connections.select().where(connections.c.id == row.id)).one()
+                )
+        except sa.exc.IntegrityError:
+            raise _name_taken(name or ref) from None
+
+    def remove_connection(self, ref: str) -> Connection:
+        """Forget a connection, its index, documents and schedule slots; its run history stays.
+        A run still queued for it is failed (nothing would ever run it)."""
+        with self._write() as conn:
+            row = _connection_row(conn, ref)
+            for table in (documents, ledger_index, schedule_slots):
+                conn.execute(table.delete().where(table.c.connection == row.id))
             conn.execute(
-                connections.update().where(connections.c.name == name).values(options=options)
+                runs.update()
+                .where(runs.c.connection == row.id, runs.c.status == "queued")
+                .values(
+                    status="failed", finished=self._now(), message="The connection was removed."
+                )
             )
-            row = _connection_row(conn, name)
+            conn.execute(connections.delete().where(connections.c.id == row.id))
         return connection_record(row)
 
-    def remove_connection(self, name: str) -> Connection:
-        """Forget a connection, its index and documents; its run history stays."""
-        with self._write() as conn:
-            row = _connection_row(conn, name)
-            conn.execute(documents.delete().where(documents.c.connection == name))
-            conn.execute(ledger_index.delete().where(ledger_index.c.connection == name))
-            conn.execute(connections.delete().where(connections.c.name == name))
-        return connection_record(row)
+    def scheduled_connections(self) -> list[Connection]:
+        """Connections with a schedule that is not off and not paused."""
+        query = connections.select().where(
+            connections.c.schedule_frequency != "off", connections.c.schedule_paused.is_(False)
+        )
+        with self._read() as conn:
+            return [
+                connection_record(row) for row in conn.execute(query.order_by(connections.c.id))
+            ]
 
     # -- runs ------------------------------------------------------------------------------
 
     def start_run(self, connection: str, trigger: str) -> RunRecord:
-        """Create a running run; RunInProgress (with its id) if one is already running.
+        """Create a running run here (the CLI's way); RunInProgress (with its id) when the
+        connection has a queued or running run. A running run whose process died (its heartbeat
+        is older than `stale_after`, or its local process is gone) is failed and replaced."""
 
-        A lock whose run has not reported progress for `stale_after` belonged to a process that
-        died: that run is marked failed and the new run takes the lock over.
-        """
-        for _ in range(5):
-            try:
-                return self._try_start(connection, trigger)
-            except (sa.exc.IntegrityError, _LockMoved):
-                continue  # another process got there first: the next look sees its lock
-        raise BillsyncError(
-            f"Could not start a sync for connection '{connection}': the database is too busy.",
-            action="Try again in a moment.",
-        )
+        def attempt(conn: sa.Connection) -> RunRecord:
+            found = connection_record(_connection_row(conn, connection))
+            run, created = lifecycle.insert_run(
+                conn, found, trigger, "running", self._now(), self._stale_after
+            )
+            if not created:
+                raise RunInProgress(found.name, run.id)
+            return run
 
-    def _try_start(self, connection: str, trigger: str) -> RunRecord:
-        now = self._now()
-        run = RunRecord(new_run_id(now), connection, trigger, "running", now)
+        return self._retrying(attempt, connection)
+
+    def enqueue_run(self, connection: str, trigger: str) -> tuple[RunRecord, bool]:
+        """A new queued run and True, or the connection's active (queued or running) run and
+        False: "Sync now" twice, or twenty times at once, makes one run."""
+
+        def attempt(conn: sa.Connection) -> tuple[RunRecord, bool]:
+            found = connection_record(_connection_row(conn, connection))
+            return lifecycle.insert_run(
+                conn, found, trigger, "queued", self._now(), self._stale_after
+            )
+
+        return self._retrying(attempt, connection)
+
+    def claim_run(self, run_id: str) -> tuple[RunRecord, bool]:
+        """Start a queued run in this process: (running run, True). A running run whose
+        process died is taken over (same id: a redelivered task resumes it, never a second
+        run). (run, False) when it already finished; RunInProgress while it runs elsewhere."""
         with self._write() as conn:
-            _connection_row(conn, connection)
-            held = conn.execute(
-                sa.select(run_locks.c.run_id, run_locks.c.owner, runs.c.status, runs.c.heartbeat)
-                .select_from(run_locks.outerjoin(runs, runs.c.id == run_locks.c.run_id))
-                .where(run_locks.c.connection == connection)
-            ).first()
-            conn.execute(runs.insert().values(run_row(run, now)))
-            if held is None:
-                lock = {
-                    "connection": connection,
-                    "run_id": run.id,
-                    "acquired": now,
-                    "owner": _OWNER,
-                }
-                conn.execute(run_locks.insert().values(lock))
-                return run
-            if not self._is_stale(held.status, held.heartbeat, now) and _alive(held.owner):
-                raise RunInProgress(connection, held.run_id)
-            moved = conn.execute(
-                run_locks.update()
-                .where(run_locks.c.connection == connection, run_locks.c.run_id == held.run_id)
-                .values(run_id=run.id, acquired=now, owner=_OWNER)
-            )
-            if moved.rowcount != 1:
-                raise _LockMoved()
-            conn.execute(
-                runs.update()
-                .where(runs.c.id == held.run_id, runs.c.status == "running")
-                .values(status="failed", finished=now, message=INTERRUPTED)
-            )
-        return run
+            return lifecycle.claim(conn, run_id, self._now(), self._stale_after)
 
-    def _is_stale(
-        self, status: str | None, heartbeat: dt.datetime | None, now: dt.datetime
-    ) -> bool:
-        if status != "running" or heartbeat is None:
-            return True  # a lock left behind by a run that is not running holds nothing
-        return now - heartbeat >= self._stale_after
+    def orphan_runs(self, queued_before: dt.datetime) -> list[RunRecord]:
+        """Runs nobody will finish unless enqueued again: queued before `queued_before`, or
+        running in a process that died. Oldest first."""
+        now = self._now()
+        query = runs.select().where(runs.c.status.in_(ACTIVE)).order_by(runs.c.started)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            run_record(row)
+            for row in rows
+            if (row.status == "queued" and row.queued_at <= queued_before)
+            or lifecycle.is_orphan(row, now, self._stale_after)
+        ]
+
+    def claim_slot(self, connection: str, slot: str) -> RunRecord | None:
+        """Take schedule slot `slot` of a connection and queue its run: the new run, or None
+        when the slot was taken already (a repeated tick) or a run is already active (it
+        covers the slot)."""
+
+        def attempt(conn: sa.Connection) -> RunRecord | None:
+            found = connection_record(_connection_row(conn, connection))
+            now = self._now()
+            taken = conn.execute(
+                sa.select(schedule_slots.c.run_id).where(
+                    schedule_slots.c.connection == found.id, schedule_slots.c.slot == slot
+                )
+            ).first()
+            if taken is not None:
+                return None
+            run, created = lifecycle.insert_run(
+                conn, found, "schedule", "queued", now, self._stale_after
+            )
+            row = {"connection": found.id, "slot": slot, "run_id": run.id, "created": now}
+            conn.execute(schedule_slots.insert().values(**row))  # a racing tick: IntegrityError
+            return run if created else None
+
+        return self._retrying(attempt, connection)
 
     def progress(self, run_id: str, phase: str, done: int, total: int) -> None:
         with self._write() as conn:
@@ -198,40 +270,32 @@ class SqlStateStore:
                 .values(phase=phase, done=done, total=total, heartbeat=self._now())
             )
             if result.rowcount != 1:
-                raise _unknown_run(run_id)
+                raise lifecycle.unknown_run(run_id)
 
     def finish_run(self, run_id: str, status: str, counts: RunCounts, message: str) -> RunRecord:
-        """Record the outcome and release the lock together, so no window shows a finished run
-        still holding its connection (or a free connection with a run still "running")."""
-        if status == "running":
+        """Record the outcome; it frees the connection in the same write. A failed scheduled
+        run counts toward pausing the schedule (the run's message then says so)."""
+        if status in ACTIVE:
             raise ValueError("finish_run needs a final status")
-        now = self._now()
         with self._write() as conn:
-            result = conn.execute(
-                runs.update()
-                .where(runs.c.id == run_id)
-                .values(status=status, finished=now, heartbeat=now, message=message)
-                .values(counts_row(counts))
-            )
-            if result.rowcount != 1:
-                raise _unknown_run(run_id)
-            # Only our own lock: after a takeover the lock belongs to the replacing run.
-            conn.execute(run_locks.delete().where(run_locks.c.run_id == run_id))
-            row = conn.execute(runs.select().where(runs.c.id == run_id)).one()
-        return run_record(row)
+            return lifecycle.finish(conn, run_id, status, counts, message, self._now())
 
     def get_run(self, run_id: str) -> RunRecord:
         with self._read() as conn:
             row = conn.execute(runs.select().where(runs.c.id == run_id)).first()
         if row is None:
-            raise _unknown_run(run_id)
+            raise lifecycle.unknown_run(run_id)
         return run_record(row)
 
     def list_runs(self, connection: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """Newest first; `connection` is an id (or a local name)."""
         query = runs.select().order_by(runs.c.started.desc(), runs.c.id.desc()).limit(limit)
-        if connection is not None:
-            query = query.where(runs.c.connection == connection)
         with self._read() as conn:
+            if connection is not None:
+                row = conn.execute(
+                    sa.select(connections.c.id).where(connections.c.id == connection)
+                ).first() or _local_by_name(conn, connection)
+                query = query.where(runs.c.connection == (row.id if row else connection))
             return [run_record(row) for row in conn.execute(query)]
 
     # -- ledger index and documents --------------------------------------------------------
@@ -320,63 +384,66 @@ class SqlStateStore:
         with self._reader.connect() as conn:
             yield conn
 
+    def _retrying(self, attempt: Callable[[sa.Connection], T], connection: str) -> T:
+        """Run `attempt` in a write transaction again when it lost a race on a unique key:
+        the next look sees the winner's row."""
+        for _ in range(_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    return attempt(conn)
+            except sa.exc.IntegrityError:
+                continue
+        raise BillsyncError(
+            f"Could not record a run for connection '{connection}': the database is too busy.",
+            action="Try again in a moment.",
+        )
+
     def _ensure_schema(self) -> None:
-        """Create the tables on first use; refuse a database written by a newer billsync."""
+        """Migrate the database to the newest schema on first use (Alembic)."""
         if self._ready:
             return
         with self._ready_lock:
             if self._ready:
                 return
             try:
-                found = create_schema(self._writer, self._now())
+                migrate(self._writer)
             except sa.exc.OperationalError:
                 raise ConfigError(
                     f"Cannot open the state database {self.url}.",
                     action="Check DATABASE_URL and that the database server is running.",
                 ) from None
-            if found > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"The state database {self.url} has schema version {found}; this billsync "
-                    f"understands up to {SCHEMA_VERSION}.",
-                    action="Upgrade billsync.",
-                )
             self._ready = True
 
 
-def _connection_row(conn: sa.Connection, name: str) -> sa.Row[Any]:
-    """The connection's row, or NotFoundError naming the connections that do exist."""
-    row = conn.execute(connections.select().where(connections.c.name == name)).first()
+def _local_by_name(conn: sa.Connection, name: str) -> Any:
+    return conn.execute(
+        connections.select().where(
+            connections.c.spreadsheet_id == "local", connections.c.name == name
+        )
+    ).first()
+
+
+def _connection_row(conn: sa.Connection, ref: str) -> sa.Row[Any]:
+    """The connection with id `ref`, or the local one named `ref`; NotFoundError naming the
+    local connections that do exist."""
+    row = conn.execute(connections.select().where(connections.c.id == ref)).first()
+    row = row or _local_by_name(conn, ref)
     if row is not None:
         return row
-    known = conn.execute(sa.select(connections.c.name).order_by(connections.c.name)).scalars()
+    known = conn.execute(
+        sa.select(connections.c.name)
+        .where(connections.c.spreadsheet_id == "local")
+        .order_by(connections.c.name)
+    ).scalars()
     listed = ", ".join(f"'{k}'" for k in known) or "none yet"
     raise NotFoundError(
-        f"There is no connection named '{name}' (known: {listed}).",
+        f"There is no connection named '{ref}' (known: {listed}).",
         action="Check the name with `billsync connections`, or add it with `billsync connect`.",
     )
 
 
-_OWNER = f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _alive(owner: str | None) -> bool:
-    """False only when the holder is a process on this machine that no longer exists.
-
-    A CLI run killed with SIGKILL never finishes its run; waiting `stale_after` for it would
-    block the next `billsync sync` for no reason. Holders on other hosts are judged by their
-    heartbeat alone.
-    """
-    host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _unknown_run(run_id: str) -> NotFoundError:
-    return NotFoundError(f"There is no run with id '{run_id}'.")
+def _name_taken(name: str) -> ConfigError:
+    return ConfigError(
+        f"A connection named '{name}' already exists in this spreadsheet.",
+        action=f"Pick another name, or run `billsync disconnect {name}` first.",
+    )

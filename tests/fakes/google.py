@@ -32,7 +32,7 @@ READ_METHODS = frozenset({
     "sheets.spreadsheets.values.batchGet", "sheets.spreadsheets.developerMetadata.search",
     "sheets.spreadsheets.developerMetadata.get", "sheets.spreadsheets.getByDataFilter",
     "sheets.spreadsheets.values.batchGetByDataFilter", "drive.files.get", "drive.files.list",
-    "drive.files.generateIds", "oauth2.token",
+    "drive.files.generateIds", "oauth2.token", "oauth2.tokeninfo",
 })  # fmt: skip
 
 

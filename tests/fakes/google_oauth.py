@@ -26,6 +26,7 @@ class Grant:
     client_id: str
     scopes: tuple[str, ...]
     revoked: bool = False
+    subject: str = ""  # the Google account (`sub`) that consented
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Pending:
     scopes: tuple[str, ...]
     redirect_uri: str
     code_challenge: str | None
+    subject: str = ""
 
 
 @dataclass
@@ -57,13 +59,21 @@ class OAuthState:
         scopes: str | tuple[str, ...],
         redirect_uri: str,
         code_challenge: str | None = None,
+        subject: str = "",
     ) -> str:
-        """The user clicked Allow: a one-shot code for the redirect."""
+        """The user (Google account `subject`) clicked Allow: a one-shot code for the redirect."""
         if isinstance(scopes, str):
             scopes = tuple(scopes.split())
         code = "4/0A" + secrets.token_urlsafe(24)
-        self.codes[code] = Pending(client_id, tuple(scopes), redirect_uri, code_challenge)
+        self.codes[code] = Pending(client_id, tuple(scopes), redirect_uri, code_challenge,
+                                   subject)  # fmt: skip
         return code
+
+    def subject_of(self, access_token: str) -> str:
+        """The account an access token acts for ("" for service accounts and unknown tokens)."""
+        source = self.access.get(access_token)
+        grant = self.grants.get(source) if source else None
+        return grant.subject if grant is not None and not grant.revoked else ""
 
     def revoke(self, refresh_token: str) -> None:
         """The user removed the app's access (or the 7-day testing-mode grant expired)."""
@@ -122,7 +132,7 @@ def _exchange_code(state: OAuthState, form: Any) -> Any:
         if digest.decode() != pending.code_challenge:
             return _error(400, "invalid_grant", "Invalid code verifier.")
     refresh = "1//0g" + secrets.token_urlsafe(32)
-    state.grants[refresh] = Grant(pending.client_id, pending.scopes)
+    state.grants[refresh] = Grant(pending.client_id, pending.scopes, subject=pending.subject)
     return _tokens(state, refresh, pending.scopes, new=True)
 
 
@@ -143,10 +153,27 @@ def _jwt_bearer(state: OAuthState, form: Any) -> Any:
     return {"access_token": state._issue(""), "expires_in": 3599, "token_type": "Bearer"}
 
 
+def _tokeninfo(state: OAuthState, token: str) -> Any:
+    """Google's tokeninfo for an access token (oauth2.googleapis.com/tokeninfo)."""
+    source = state.access.get(token)
+    grant = state.grants.get(source) if source else None
+    if grant is None or grant.revoked:
+        return _error(400, "invalid_token", "Invalid Value")
+    return {"azp": grant.client_id, "aud": grant.client_id, "sub": grant.subject,
+            "scope": " ".join(grant.scopes), "exp": "1999999999", "expires_in": "3599",
+            "access_type": "offline"}  # fmt: skip
+
+
 def register(fake: FakeGoogle) -> None:
     state = OAuthState()
     fake.oauth = state  # type: ignore[attr-defined]
     fake.authorize = state.is_valid_access
+    fake.subject_of = state.subject_of  # type: ignore[attr-defined]
+
+    @fake.api_route("oauth2.tokeninfo", rule="/tokeninfo", methods=["GET", "POST"], auth=False)
+    def tokeninfo() -> Any:
+        values = flask.request.values
+        return _tokeninfo(state, values.get("access_token", ""))
 
     @fake.api_route("oauth2.token", rule=TOKEN_PATH, methods=["POST"], auth=False)
     def token() -> Any:

@@ -40,8 +40,15 @@ def register(fake: FakeGoogle) -> None:
     state = SheetsState()
     fake.sheets = state  # type: ignore[attr-defined]
 
+    # Sharing: a spreadsheet listed here opens only for these Google accounts (`sub`s).
+    readers: dict[str, set[str]] = {}
+    fake.sheet_readers = readers  # type: ignore[attr-defined]
+
     def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
         def run(**params: str) -> Any:
+            allowed = readers.get(params.get("spreadsheetId", ""))
+            if allowed is not None and _caller(fake) not in allowed:
+                return google_error(403, "The caller does not have permission")
             try:
                 return handler(**params)
             except SheetsError as exc:
@@ -135,6 +142,12 @@ def register(fake: FakeGoogle) -> None:
         if body.get("includeSpreadsheetInResponse"):
             answer["updatedSpreadsheet"] = spreadsheet_resource(book)
         return answer
+
+
+def _caller(fake: FakeGoogle) -> str:
+    scheme, _, token = flask.request.headers.get("Authorization", "").partition(" ")
+    subject_of = getattr(fake, "subject_of", None)
+    return str(subject_of(token.strip())) if subject_of and scheme.lower() == "bearer" else ""
 
 
 def _check_cells(state: SheetsState, book: Spreadsheet, before: int) -> None:

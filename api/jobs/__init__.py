@@ -1,0 +1,1 @@
+"""JobQueue adapters (in-process threads, Cloud Tasks) and the schedule tick."""

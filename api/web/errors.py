@@ -1,0 +1,90 @@
+"""Errors become HTTP in one place: `{"error": {"code", "message", "retryable"}}`.
+
+The message is the error's own secret-free sentence (api/errors.py); an unexpected exception
+becomes a generic 500 whose details go only to the log (scrubbed), never to the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+from werkzeug.exceptions import HTTPException
+
+from api import errors, logs
+
+# Most specific first: the first class an error is an instance of gives its status.
+STATUS: tuple[tuple[type[errors.BillsyncError], int], ...] = (
+    (errors.Unauthenticated, 401),
+    (errors.Forbidden, 403),
+    (errors.InvalidRequest, 400),
+    (errors.Conflict, 409),
+    (errors.NotConfigured, 503),
+    (errors.NotFoundError, 404),
+    (errors.RunInProgress, 409),
+    (errors.ConfigError, 422),
+    (errors.SecretError, 409),
+    (errors.AuthError, 422),
+    (errors.PermissionError_, 422),
+    (errors.ProviderNotFound, 422),
+    (errors.RateLimited, 503),
+    (errors.RetriableError, 503),
+    (errors.MalformedResponse, 502),
+    (errors.ProviderError, 502),
+    (errors.RetriableSinkError, 503),
+    (errors.SinkError, 502),
+)
+
+_HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
+               413: "too_large", 415: "unsupported_media_type"}  # fmt: skip
+
+
+def body(code: str, message: str, retryable: bool) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "retryable": retryable}}
+
+
+def status_of(error: errors.BillsyncError) -> int:
+    for kind, status in STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def _billsync(error: errors.BillsyncError) -> flask.Response:
+    response = flask.jsonify(body(error.code, str(error), error.retryable))
+    response.status_code = status_of(error)
+    if isinstance(error, errors.Unauthenticated):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="billsync"'
+    return response
+
+
+def _http(error: HTTPException) -> flask.Response:
+    status = error.code or 500
+    code = _HTTP_CODES.get(status, "http_error")
+    message = {
+        404: "There is no such address in this API; see /openapi.json.",
+        405: "This address does not take that method; see /openapi.json.",
+    }.get(status, "The request could not be served as sent.")
+    response = flask.jsonify(body(code, message, False))
+    response.status_code = status
+    if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+        response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+    return response
+
+
+def _unexpected(error: Exception) -> flask.Response:
+    if isinstance(error, HTTPException):
+        return _http(error)
+    if isinstance(error, errors.BillsyncError):
+        return _billsync(error)
+    logs.get("web").error("unexpected error", exc_info=error)
+    response = flask.jsonify(
+        body("internal", "Something went wrong on our side; try again in a minute.", True)
+    )
+    response.status_code = 500
+    return response
+
+
+def register(app: flask.Flask) -> None:
+    """One handler for everything: billsync's tree, werkzeug's HTTP errors, the rest."""
+    app.register_error_handler(Exception, _unexpected)
