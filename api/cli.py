@@ -184,12 +184,42 @@ def sync(obj: _Context, name: str | None, full: bool) -> None:
             action="Connect an account first: billsync connect digitalocean --name NAME",
         )
     results = [_sync_one(services, n, full) for n in names]
+    results += _inboxes(services)
     failed = [run for run in results if run.status != "succeeded"]
     for ledger, archive in dict.fromkeys(_places(services, n) for n in names):
         click.echo(f"Ledger:  {ledger}")
         click.echo(f"Archive: {archive}")
     if failed:
         raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.pass_obj
+def inbox(obj: _Context) -> None:
+    """Read the PDFs dropped in the inbox ($BILLSYNC_HOME/inbox/, each Drive "Inbox") into the
+    ledger; files that are not readable PDFs move to inbox/rejected/."""
+    services = obj.services()
+    results = _inboxes(services)
+    if not results:
+        click.echo(f"Nothing in the inbox ({services.settings.inbox_dir}).")
+    if any(run.status != "succeeded" for run in results):
+        raise click.exceptions.Exit(1)
+
+
+def _inboxes(services: Services) -> list[RunRecord]:
+    from api.inboxes import build_extractor, google_inboxes, local_inbox
+
+    extractor = build_extractor(services.settings, services.state)
+    runs: list[RunRecord] = []
+    for pdf_inbox in [local_inbox(services, extractor), *google_inboxes(services, extractor)]:
+        run = pdf_inbox.run("cli")
+        if run is None:
+            continue
+        runs.append(run)
+        stream = run.status != "succeeded"
+        prefix = "error: " if stream else "  "
+        click.echo(f"{prefix}{run.connection}: {run.message}", err=stream)
+    return runs
 
 
 @cli.command()

@@ -12,8 +12,11 @@
     │   ├── MalformedResponse          a body that is not the documented shape
     │   └── RetriableError             429, 5xx, timeout, connection error (retried, then raised)
     │       └── RateLimited            429 after the retries were spent
-    └── SinkError                      the ledger or archive could not be written
-        └── RetriableSinkError         quota / transient; the next run will complete it
+    ├── SinkError                      the ledger or archive could not be written
+    │   └── RetriableSinkError         quota / transient; the next run will complete it
+    └── ExtractionError                a PDF could not be read now; it stays in the inbox
+        ├── RejectedDocument           not a PDF, encrypted or damaged -> inbox/rejected/
+        └── BudgetExceeded             the month's extraction page cap is reached
 
 `retryable` tells the service layer whether a caller should try again later. `action` is
 the one thing a person should do about it.
@@ -113,3 +116,19 @@ class SinkError(BillsyncError):
 class RetriableSinkError(SinkError):
     code = "sink_unavailable"
     retryable = True
+
+
+class ExtractionError(BillsyncError):
+    """Reading a PDF failed this time (quota, a 4xx from the extractor); retried next run."""
+
+    code = "extraction"
+
+
+class RejectedDocument(ExtractionError):
+    """The file itself is unusable: not a PDF, encrypted, damaged. Retrying cannot help."""
+
+    code = "rejected_document"
+
+
+class BudgetExceeded(ExtractionError):
+    code = "extraction_budget"

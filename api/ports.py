@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from api.core.document import ExtractedDocument
 from api.core.model import (
     Connection,
     DocumentLink,
@@ -135,6 +136,50 @@ class StateStore(Protocol):
         ...
 
     def documents(self, connection: str, key: str) -> dict[str, DocumentLink]: ...
+
+
+class Extractor(Protocol):
+    """PDF -> Document entities (Invoice Parser types): the local rules or Document AI."""
+
+    name: str  # "local" | "documentai"
+
+    def extract(self, pdf: Path, *, sha256: str, connection: str) -> ExtractedDocument:
+        """Read one PDF. `sha256` is its content hash, `connection` who pays for the call.
+
+        Raises RejectedDocument (not a PDF, encrypted, damaged: retrying cannot help),
+        BudgetExceeded, or ExtractionError (quota, a refused request: try the next run).
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One file waiting in an inbox: `id` is the adapter's handle (a path, a Drive file id)."""
+
+    id: str
+    name: str
+
+
+class Inbox(Protocol):
+    """Where a person drops PDFs: `$BILLSYNC_HOME/inbox/` or a Drive folder "Inbox"."""
+
+    def pending(self) -> list[InboxItem]:
+        """Files waiting, oldest first (not those already rejected)."""
+        ...
+
+    def fetch(self, item: InboxItem, out: Path) -> None:
+        """Copy the file's bytes to `out`."""
+        ...
+
+    def done(self, item: InboxItem) -> None:
+        """Take the file out of the inbox (its rows are written and its PDF archived)."""
+        ...
+
+    def reject(self, item: InboxItem, reason: str) -> None:
+        """Move the file to the inbox's `rejected` folder, with the reason beside it."""
+        ...
+
+    def location(self) -> str: ...
 
 
 Clock = Any  # a zero-argument callable returning an aware UTC datetime
