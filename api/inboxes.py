@@ -22,13 +22,14 @@ def build_extractor(settings: Settings, state: StateStore) -> Extractor:
 
         return LocalExtractor()
     if settings.extractor == "documentai":
-        from api.extract.budget import BudgetedExtractor, ExtractionBook
+        from api.extract.budget import BudgetedExtractor
         from api.extract.documentai import DocumentAiExtractor
+        from api.state.extraction import SqlExtractionBook
 
         remote = DocumentAiExtractor(
             settings.documentai_processor, api_url=settings.documentai_api_url or None
         )
-        book = ExtractionBook(settings.database_url)
+        book = SqlExtractionBook(settings.database_url)
         return BudgetedExtractor(
             remote, book, page_cap=settings.extract_page_cap,
             cost_per_page=settings.extract_cost_per_page,

@@ -152,6 +152,27 @@ class Extractor(Protocol):
         ...
 
 
+class ExtractionBook(Protocol):
+    """Document AI usage per connection and calendar month, and every extraction by content
+    hash (so the same PDF is never sent, nor paid for, twice)."""
+
+    def cached(self, sha256: str) -> ExtractedDocument | None: ...
+
+    def pages_used(self, connection: str, month: str) -> int:
+        """Pages sent for `connection` in `month` ('YYYY-MM', UTC)."""
+        ...
+
+    def record(
+        self, connection: str, month: str, sha256: str, document: ExtractedDocument, cost: float
+    ) -> None:
+        """Count one successful call (its pages and estimated USD cost) and keep its answer."""
+        ...
+
+    def usage(self, month: str) -> list[tuple[str, int, float]]:
+        """(connection, pages, estimated USD cost) of `month`."""
+        ...
+
+
 @dataclass(frozen=True)
 class InboxItem:
     """One file waiting in an inbox: `id` is the adapter's handle (a path, a Drive file id)."""

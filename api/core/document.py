@@ -245,3 +245,40 @@ def _disagreements(
             value, label = targets[0]
             found.append(f"lines sum {summed} ≠ {label} {value}")
     return found
+
+
+def document_to_dict(document: ExtractedDocument) -> dict[str, object]:
+    """A JSON-ready form of an extraction (kept by content hash so a PDF is read once)."""
+
+    def entity(e: Entity) -> dict[str, object]:
+        return {
+            "type": e.type, "mention": e.mention_text, "confidence": e.confidence,
+            "text": e.normalized_text, "amount": None if e.amount is None else str(e.amount),
+            "currency": e.currency_code,
+            "date": e.date_value.isoformat() if e.date_value else None,
+            "properties": [entity(p) for p in e.properties],
+        }  # fmt: skip
+
+    return {"entities": [entity(e) for e in document.entities], "pages": document.pages,
+            "extractor": document.extractor, "notes": list(document.notes)}  # fmt: skip
+
+
+def document_from_dict(data: dict[str, object]) -> ExtractedDocument:
+    """The inverse of `document_to_dict` (text is not kept)."""
+
+    def entity(d: dict[str, object]) -> Entity:
+        amount, date = d.get("amount"), d.get("date")
+        return Entity(
+            type=str(d["type"]), mention_text=str(d.get("mention", "")),
+            confidence=float(d.get("confidence", 1.0)),  # type: ignore[arg-type]
+            normalized_text=str(d.get("text", "")),
+            amount=None if amount is None else Decimal(str(amount)),
+            currency_code=str(d.get("currency", "")),
+            date_value=None if date is None else dt.date.fromisoformat(str(date)),
+            properties=tuple(entity(p) for p in d.get("properties", [])),  # type: ignore[attr-defined]
+        )  # fmt: skip
+
+    entities = tuple(entity(e) for e in data.get("entities", []))  # type: ignore[attr-defined]
+    notes = tuple(str(n) for n in data.get("notes", []))  # type: ignore[attr-defined]
+    pages = int(str(data.get("pages", 0)))
+    return ExtractedDocument(entities, pages, str(data.get("extractor", "")), notes=notes)
