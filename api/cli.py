@@ -74,6 +74,11 @@ def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
     help="'user' (billsync google login), 'adc', or a service-account key file.",
 )
 @click.option("--shared-drive", is_flag=True, help="The Drive folder is in a Shared Drive.")
+@click.option(
+    "--extract-pdf",
+    is_flag=True,
+    help="Read each invoice PDF and reconcile its total (costs money with Document AI).",
+)
 @click.pass_obj
 def connect(
     obj: _Context,
@@ -88,6 +93,7 @@ def connect(
     create_folder: bool,
     google_credentials: str,
     shared_drive: bool,
+    extract_pdf: bool,
 ) -> None:
     """Connect a provider account with a read-only token (validated, stored encrypted)."""
     services = obj.services()
@@ -105,6 +111,8 @@ def connect(
         shared_drive,
     )
     options.update(google)
+    if extract_pdf:
+        options["extract_pdf"] = True
     token = _read_token(provider)
     connection = connections.connect(
         state=services.state, secrets=services.secrets, providers=services.provider,
@@ -207,9 +215,10 @@ def inbox(obj: _Context) -> None:
 
 
 def _inboxes(services: Services) -> list[RunRecord]:
-    from api.inboxes import build_extractor, google_inboxes, local_inbox
+    from api.extractors import build_extractor
+    from api.inboxes import google_inboxes, local_inbox
 
-    extractor = build_extractor(services.settings, services.state)
+    extractor = build_extractor(services.settings)
     runs: list[RunRecord] = []
     for pdf_inbox in [local_inbox(services, extractor), *google_inboxes(services, extractor)]:
         run = pdf_inbox.run("cli")

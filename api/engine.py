@@ -25,7 +25,16 @@ from api.core.model import (
     RunRecord,
 )
 from api.errors import AuthError, BillsyncError, PermissionError_
-from api.ports import FileStore, IndexEntry, LedgerSink, Provider, SecretStore, StateStore, utcnow
+from api.ports import (
+    FileStore,
+    IndexEntry,
+    LedgerSink,
+    PdfChecker,
+    Provider,
+    SecretStore,
+    StateStore,
+    utcnow,
+)
 
 log = logs.get("engine")
 
@@ -67,6 +76,7 @@ class SyncEngine:
         concurrency: int = 8,
         clock: Callable[[], dt.datetime] = utcnow,
         progress_interval: float = 0.5,
+        pdf_checker: PdfChecker | None = None,
     ) -> None:
         self.state = state
         self.secrets = secrets
@@ -76,6 +86,7 @@ class SyncEngine:
         self.concurrency = concurrency
         self.clock = clock
         self.progress_interval = progress_interval
+        self.pdf_checker = pdf_checker
 
     def sync(
         self,
@@ -208,12 +219,16 @@ class SyncEngine:
                 links[kind] = recorded[kind]
                 continue
             links[kind] = self._archive(provider, connection, files, ref, fetched, kind)
+        # A PDF attached from the inbox (DoiT's API has none) stays linked when the row updates.
+        pdf = links.get("pdf") or recorded.get("pdf")
         invoice = replace(
             fetched.invoice,
-            pdf=links["pdf"].url if "pdf" in links else "",
+            pdf=pdf.url if pdf else "",
             csv=links["csv"].url if "csv" in links else "",
             synced_at=self.clock(),
         )
+        if pdf is not None and self.pdf_checker is not None:
+            invoice = self.pdf_checker.check(connection, invoice, pdf)
         entry = IndexEntry(
             key=ref.key,
             version=ref.version,

@@ -59,6 +59,7 @@ class PdfInbox:
         threshold: float = DEFAULT_THRESHOLD,
         clock: Callable[[], dt.datetime] = utcnow,
         documents: Callable[[str], Mapping[str, DocumentLink]] = lambda key: {},
+        remember: Callable[[str, DocumentLink], None] = lambda key, link: None,
     ) -> None:
         self.name = name
         self.inbox = inbox
@@ -71,6 +72,9 @@ class PdfInbox:
         # The archived documents of an API invoice (StateStore.documents of its connection):
         # the ledger reads link cells back as their text, and a rewrite needs their URLs.
         self.documents = documents
+        # Records a PDF attached to an API invoice under its connection, so the engine keeps
+        # the link (and re-reads the PDF) when the provider updates that invoice.
+        self.remember = remember
 
     def run(self, trigger: str = "cli") -> RunRecord | None:
         """Process every pending file; returns the run, also appended to the ledger's Runs
@@ -174,6 +178,7 @@ class PdfInbox:
             )
         recorded = self.documents(invoice.key)
         link = self.files.put(invoice, "pdf", path, sha256)
+        self.remember(invoice.key, link)
         checked = reconcile_pdf(replace(invoice, review=""), pdf.total, pdf.currency)
         csv = recorded["csv"].url if "csv" in recorded else ""
         work.invoices[invoice.key] = replace(

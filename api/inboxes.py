@@ -6,37 +6,11 @@ from collections.abc import Iterator
 
 from api.core.model import Connection, DocumentLink
 from api.destinations import destination_for, uses_google
-from api.errors import ConfigError
 from api.factory import Services
 from api.inbox import PdfInbox
 from api.ports import Extractor, FileStore, Inbox, LedgerSink, StateStore
-from api.settings import Settings
 
 LOCAL_INBOX = "inbox"
-
-
-def build_extractor(settings: Settings, state: StateStore) -> Extractor:
-    """The local extractor by default; Document AI (budgeted, cached by content) on request."""
-    if settings.extractor == "local":
-        from api.extract.local import LocalExtractor
-
-        return LocalExtractor()
-    if settings.extractor == "documentai":
-        from api.extract.budget import BudgetedExtractor
-        from api.extract.documentai import DocumentAiExtractor
-        from api.state.extraction import SqlExtractionBook
-
-        remote = DocumentAiExtractor(
-            settings.documentai_processor, api_url=settings.documentai_api_url or None
-        )
-        book = SqlExtractionBook(settings.database_url)
-        return BudgetedExtractor(
-            remote, book, page_cap=settings.extract_page_cap,
-            cost_per_page=settings.extract_cost_per_page,
-        )  # fmt: skip
-    raise ConfigError(
-        f"BILLSYNC_EXTRACTOR must be 'local' or 'documentai', not {settings.extractor!r}."
-    )
 
 
 def local_inbox(services: Services, extractor: Extractor) -> PdfInbox:
@@ -81,6 +55,7 @@ def _inbox(services: Services, name: str, inbox: Inbox, sink: LedgerSink, files:
         extractor=extractor, workdir=settings.home / "tmp",
         threshold=settings.extract_confidence,
         documents=lambda key: _documents(services.state, key),
+        remember=lambda key, link: _remember(services.state, key, link),
     )  # fmt: skip
 
 
@@ -91,3 +66,10 @@ def _documents(state: StateStore, key: str) -> dict[str, DocumentLink]:
         if found:
             return found
     return {}
+
+
+def _remember(state: StateStore, key: str, link: DocumentLink) -> None:
+    for connection in state.list_connections():
+        if key in state.index(connection.name):
+            state.record_document(connection.name, key, link)
+            return

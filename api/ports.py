@@ -173,6 +173,17 @@ class ExtractionBook(Protocol):
         ...
 
 
+class PdfChecker(Protocol):
+    """Reads an API invoice's archived PDF (when its connection opts in with the option
+    `extract_pdf`) and reconciles its total with the summary and the lines."""
+
+    def check(self, connection: Connection, invoice: Invoice, link: DocumentLink) -> Invoice:
+        """The invoice with `pdf_total`, `reconciled` and `review` set; unchanged when the
+        connection does not opt in. Never raises: a PDF that cannot be read is named in
+        `review` and the sync goes on."""
+        ...
+
+
 @dataclass(frozen=True)
 class InboxItem:
     """One file waiting in an inbox: `id` is the adapter's handle (a path, a Drive file id)."""

@@ -11,16 +11,17 @@ from typing import Any
 import pytest
 
 from api import connections
+from api.extractors import build_extractor
 from api.factory import Services
 from api.inbox import PdfInbox
-from api.inboxes import build_extractor, local_inbox
+from api.inboxes import local_inbox
 from api.ports import InboxItem
 from api.simulators.digitalocean import DEMO_TOKEN
 from tests.fakes import invoice_pdfs
 
 
 def run_inbox(services: Services) -> Any:
-    return local_inbox(services, build_extractor(services.settings, services.state)).run()
+    return local_inbox(services, build_extractor(services.settings)).run()
 
 
 def invoices(services: Services) -> dict[str, dict[str, Any]]:
@@ -167,7 +168,7 @@ def test_a_crash_before_the_write_leaves_every_file_in_the_inbox_for_the_next_ru
     inbox = services.settings.inbox_dir
     invoice_pdfs.write(inbox, "ruled", "a.pdf")
     invoice_pdfs.write(inbox, "eu", "b.pdf")
-    processor = local_inbox(services, build_extractor(services.settings, services.state))
+    processor = local_inbox(services, build_extractor(services.settings))
     processor.sink = CrashingSink(services.sink)  # type: ignore[assignment]
 
     with pytest.raises(KeyboardInterrupt):
@@ -195,7 +196,7 @@ class ForgetfulInbox:
 def test_a_crash_after_the_write_only_takes_the_file_out_next_time(services: Services) -> None:
     inbox = services.settings.inbox_dir
     invoice_pdfs.write(inbox, "ruled", "a.pdf")
-    processor: PdfInbox = local_inbox(services, build_extractor(services.settings, services.state))
+    processor: PdfInbox = local_inbox(services, build_extractor(services.settings))
     real = processor.inbox
     processor.inbox = ForgetfulInbox(real)  # type: ignore[assignment]
     assert processor.run().counts.new == 1  # type: ignore[union-attr]
