@@ -134,6 +134,9 @@ class PdfInbox:
                     work.notes.append(f"{item.name} left in the inbox: {exc}")
                     continue
                 pdf = read_invoice(document, threshold=self.threshold)
+                if not pdf.currency and pdf.supplier:
+                    usual = _usual_currency(rows, pdf.supplier)
+                    pdf = read_invoice(document, threshold=self.threshold, supplier_currency=usual)
                 self._place(item, path, sha256, pdf, by_number, work)
 
     def _place(
@@ -197,6 +200,18 @@ class PdfInbox:
             self.inbox.done(item)
 
 
+def _usual_currency(rows: Sequence[dict[str, Any]], supplier: str) -> str:
+    """The currency of the supplier's earlier PDF invoices, when they all agree."""
+    found = {str(row.get("Currency") or "") for row in rows
+             if row.get("Provider") == PROVIDER and _same_name(row, supplier)}  # fmt: skip
+    found.discard("")
+    return found.pop() if len(found) == 1 else ""
+
+
+def _same_name(row: dict[str, Any], supplier: str) -> bool:
+    return str(row.get("Account") or "").casefold() == supplier.casefold()
+
+
 def _url(text: str) -> str:
     return text if text.startswith(("https://", "http://", "file://")) else ""
 
@@ -216,9 +231,7 @@ def _number(text: str) -> str:
 
 
 def _same_supplier(row: dict[str, Any], pdf: PdfInvoice) -> bool:
-    if row.get("Provider") != PROVIDER:
-        return False
-    return str(row.get("Account") or "").casefold() == (pdf.supplier or "").casefold()
+    return row.get("Provider") == PROVIDER and _same_name(row, pdf.supplier or "")
 
 
 def _summary(work: _Pass) -> str:

@@ -98,7 +98,7 @@ def read_invoice(
         p.mention_text for e in document.entities for p in e.properties
     ]
     comma = printed.decimal_comma(texts)
-    currency = _currency(best, review) or supplier_currency
+    currency = _currency(best, review)
     day_first = comma or currency not in ("USD", "")
     values: dict[str, object] = {}
     for name, label in LABELS.items():
@@ -113,10 +113,12 @@ def read_invoice(
         if entity.confidence < threshold:
             review.append(f"{label} low confidence ({entity.confidence:.2f})")
         values[name] = value
-    money_currency = _money_currency(best) or ""
-    if not currency and money_currency:
-        currency = money_currency
-        review = [r for r in review if r != "currency not found"]
+    if not currency:
+        currency = _money_currency(best) or supplier_currency
+        if currency:
+            review.remove("currency not found")
+        if currency and currency == supplier_currency and not _money_currency(best):
+            review.append(f"currency taken from the supplier's other invoices ({currency})")
     credit = _is_credit_note(document)
     lines = _lines(document.entities, comma, credit)
     sign = Decimal(-1) if credit else Decimal(1)
