@@ -186,13 +186,13 @@ def sync(obj: _Context, name: str | None, full: bool) -> None:
     """Sync one connection, or all of them."""
     services = obj.services()
     names = [name] if name else [c.name for c in services.state.list_connections()]
-    if not names:
+    results = [_sync_one(services, n, full) for n in names]
+    results += _inboxes(services)  # the PDF inbox, after the API invoices it may attach to
+    if not results:
         raise ConfigError(
             "There is nothing to sync yet.",
             action="Connect an account first: billsync connect digitalocean --name NAME",
         )
-    results = [_sync_one(services, n, full) for n in names]
-    results += _inboxes(services)
     failed = [run for run in results if run.status != "succeeded"]
     for ledger, archive in dict.fromkeys(_places(services, n) for n in names):
         click.echo(f"Ledger:  {ledger}")
