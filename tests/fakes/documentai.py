@@ -23,7 +23,7 @@ from typing import Any
 
 import flask
 from pypdf import PdfReader
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 # The real responses live beside the checkout (../shared/reference), not in the repository.
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "documentai"
@@ -135,7 +135,9 @@ class FakeDocumentAi:
     def __enter__(self) -> FakeDocumentAi:
         app = flask.Flask("fake-documentai")
         app.add_url_rule("/v1/<path:name>", "process", self._process, methods=["POST"])
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
+        )
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -175,6 +177,11 @@ class FakeDocumentAi:
             return 400, _error(400, message)
         document = self.documents.get(_sha(content)) or paged_document(pages)
         return 200, flask.jsonify({"document": document})
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's name
+        pass
 
 
 def _error(status: int, message: str) -> flask.Response:

@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from fpdf import FPDF
 from PIL import Image, ImageDraw
@@ -187,3 +188,27 @@ def write(folder: Path, layout: str, name: str | None = None) -> tuple[Path, Tru
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(render(layout, truth))
     return path, truth
+
+
+SUPPLIERS = ("Acme Hosting Ltd", "Nordic Domains AB", "Hébergement Dupont SARL", "Bucket Co",
+             "Mailgun Technologies Inc", "Zürich Cloud GmbH")  # fmt: skip
+PRODUCTS = ("VPS hosting", "Managed database", "Domain renewal", "Backups", "Support plan",
+            "Object storage", "Load balancer", "SSL certificate", "Bandwidth overage")  # fmt: skip
+
+
+def random_truth(layout: str, rng: Any) -> Truth:
+    """A ground truth of random numbers, dates and lines for `layout` (a `random.Random`)."""
+    date = dt.date(2023, 1, 1) + dt.timedelta(days=rng.randrange(0, 700))
+    count = rng.randrange(40, 90) if layout == "multipage" else rng.randrange(1, 12)
+    lines = tuple(
+        (f"{rng.choice(PRODUCTS)} #{n}", Decimal(rng.randrange(1, 40)),
+         Decimal(rng.randrange(100, 250_000)) / 100)
+        for n in range(1, count + 1)
+    )  # fmt: skip
+    prefix = {"eu": "F-", "credit": "CN-"}.get(layout, "INV-")
+    return Truth(
+        f"{prefix}{rng.randrange(1000, 99999)}", date, date + dt.timedelta(days=30),
+        rng.choice(SUPPLIERS), "EUR" if layout == "eu" else "USD", lines,
+        tax_rate=Decimal(rng.choice((0, 5, 10, 20))) / 100, credit=layout == "credit",
+        labelled_supplier=layout != "unlabelled",
+    )  # fmt: skip
