@@ -11,8 +11,10 @@ from api.core.document import read_invoice
 from api.core.model import Connection, DocumentLink, Invoice
 from api.core.reconcile import reconcile_pdf
 from api.errors import BillsyncError, ConfigError
-from api.ports import Extractor
+from api.ports import Extractor, StateStore
 from api.settings import Settings
+
+ATTACHED_KIND = "inbox-pdf"  # a document kind: the PDF was attached from the inbox
 
 
 def build_extractor(settings: Settings) -> Extractor:
@@ -42,15 +44,20 @@ class ArchivedPdfChecker:
     """`PdfChecker` over the archive folder: reads the archived PDF of an API invoice whose
     connection opts in (`extract_pdf`), then reconciles three ways. The extractor is built on
     first use. A PDF archived in Drive is read only if its content was extracted before (the
-    budget's cache), since the engine keeps no local copy."""
+    budget's cache), since the engine keeps no local copy. A PDF a person attached from the
+    inbox is always read again (it was read once already: free locally, cached for Document AI)."""
 
-    def __init__(self, extractor: Callable[[], Extractor], *, threshold: float) -> None:
+    def __init__(
+        self, extractor: Callable[[], Extractor], state: StateStore, *, threshold: float
+    ) -> None:
         self._make = extractor
         self._extractor: Extractor | None = None
+        self._state = state
         self.threshold = threshold
 
     def check(self, connection: Connection, invoice: Invoice, link: DocumentLink) -> Invoice:
-        if not connection.options.get("extract_pdf"):
+        attached = ATTACHED_KIND in self._state.documents(connection.name, invoice.key)
+        if not (connection.options.get("extract_pdf") or attached):
             return invoice
         if self._extractor is None:
             self._extractor = self._make()

@@ -76,7 +76,7 @@ def build(settings: Settings) -> Services:
         workdir=settings.home / "tmp",
         concurrency=settings.http.concurrency,
         pdf_checker=ArchivedPdfChecker(
-            lambda: build_extractor(settings), threshold=settings.extract_confidence
+            lambda: build_extractor(settings), state, threshold=settings.extract_confidence
         ),
     )
     return Services(settings, state, secrets, sink, files, engine)

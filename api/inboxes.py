@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from api.core.model import Connection, DocumentLink
 from api.destinations import destination_for, uses_google
+from api.extractors import ATTACHED_KIND
 from api.factory import Services
 from api.inbox import PdfInbox
 from api.ports import Extractor, FileStore, Inbox, LedgerSink, StateStore
@@ -72,4 +74,6 @@ def _remember(state: StateStore, key: str, link: DocumentLink) -> None:
     for connection in state.list_connections():
         if key in state.index(connection.name):
             state.record_document(connection.name, key, link)
+            # Marks the PDF as one a person attached: it is read again whenever the row updates.
+            state.record_document(connection.name, key, replace(link, kind=ATTACHED_KIND))
             return
