@@ -98,21 +98,9 @@ def read_invoice(
         p.mention_text for e in document.entities for p in e.properties
     ]
     comma = printed.decimal_comma(texts)
-    currency = _currency(best, review)
+    currency = _currency(best)
     day_first = comma or currency not in ("USD", "")
-    values: dict[str, object] = {}
-    for name, label in LABELS.items():
-        entity = best.get(name)
-        if entity is None:
-            review.append(f"{label} not found")
-            continue
-        value = _value(name, entity, comma=comma, day_first=day_first)
-        if value is None:
-            review.append(f"{label} unreadable ({entity.mention_text!r})")
-            continue
-        if entity.confidence < threshold:
-            review.append(f"{label} low confidence ({entity.confidence:.2f})")
-        values[name] = value
+    values = _fields(best, threshold, review, comma=comma, day_first=day_first)
     if not currency:
         currency = _money_currency(best) or supplier_currency
         if currency:
@@ -140,6 +128,26 @@ def read_invoice(
     )
 
 
+def _fields(
+    best: dict[str, Entity], threshold: float, review: list[str], *, comma: bool, day_first: bool
+) -> dict[str, object]:
+    """Each header field's value; what is absent, unreadable or unsure is added to `review`."""
+    values: dict[str, object] = {}
+    for name, label in LABELS.items():
+        entity = best.get(name)
+        if entity is None:
+            review.append(f"{label} not found")
+            continue
+        value = _value(name, entity, comma=comma, day_first=day_first)
+        if value is None:
+            review.append(f"{label} unreadable ({entity.mention_text!r})")
+            continue
+        if entity.confidence < threshold:
+            review.append(f"{label} low confidence ({entity.confidence:.2f})")
+        values[name] = value
+    return values
+
+
 def _best_entities(entities: Sequence[Entity]) -> dict[str, Entity]:
     """The most confident entity of each type (Document AI may return several candidates)."""
     best: dict[str, Entity] = {}
@@ -150,7 +158,7 @@ def _best_entities(entities: Sequence[Entity]) -> dict[str, Entity]:
     return best
 
 
-def _currency(best: dict[str, Entity], review: list[str]) -> str:
+def _currency(best: dict[str, Entity]) -> str:
     entity = best.get("currency")
     if entity is None:
         return ""
