@@ -17,6 +17,7 @@ from api.core.document import (
     read_invoice,
 )
 from api.extract.local import LocalExtractor
+from tests.fakes import documentai as fake_docai
 from tests.fakes import invoice_pdfs
 
 
@@ -184,3 +185,18 @@ def test_a_scan_yields_nothing_and_says_why(tmp_path: Path) -> None:
     assert document.entities == () and document.pages == 1
     assert invoice.review[0].startswith("no text layer")
     assert invoice.total is None and invoice.invoice_id == "" and invoice.lines == ()
+
+
+@pytest.mark.skipif(not fake_docai.have_reference(), reason="../shared/reference is absent")
+@pytest.mark.parametrize("name", ["google_invoice.pdf", "energy_invoice_stained.pdf"])
+def test_the_reference_scans_come_out_empty_and_flagged_locally(name: str) -> None:
+    """Both reference PDFs are scanned images: the local extractor must not invent a value."""
+    invoice = read_invoice(LocalExtractor().extract(fake_docai.reference_path(name)))
+
+    assert (invoice.invoice_id, invoice.supplier, invoice.total, invoice.lines) == (
+        "",
+        "",
+        None,
+        (),
+    )
+    assert invoice.review[0].startswith("no text layer") and "total not found" in invoice.review
