@@ -214,6 +214,26 @@ def inbox(obj: _Context) -> None:
         raise click.exceptions.Exit(1)
 
 
+@cli.command()
+@click.option("--month", default=None, help="YYYY-MM (UTC); default: this month.")
+@click.pass_obj
+def usage(obj: _Context, month: str | None) -> None:
+    """Document AI pages and estimated cost per connection for a month (the budget)."""
+    import datetime as dt
+
+    from api.state.extraction import SqlExtractionBook
+
+    settings = obj.settings()
+    month = month or f"{dt.datetime.now(dt.UTC):%Y-%m}"
+    rows = SqlExtractionBook(settings.database_url).usage(month)
+    if not rows:
+        click.echo(f"No Document AI pages in {month}.")
+        return
+    cap = settings.extract_page_cap
+    table = [[name, pages, f"{pages / cap:.0%}", f"{cost:.2f}"] for name, pages, cost in rows]
+    _table(["CONNECTION", "PAGES", f"OF CAP ({cap})", "EST. COST (USD)"], table)
+
+
 def _inboxes(services: Services) -> list[RunRecord]:
     from api.extractors import build_extractor
     from api.inboxes import google_inboxes, local_inbox

@@ -44,3 +44,23 @@ def test_billsync_sync_reads_the_inbox_too(tmp_path: Path) -> None:
 
     nothing = billsync(home, ["sync"])
     assert nothing.returncode != 0 and "nothing to sync" in nothing.stderr.lower()
+
+
+def test_billsync_usage_shows_the_months_document_ai_pages(tmp_path: Path) -> None:
+    from api.core.document import ExtractedDocument
+    from api.state.extraction import SqlExtractionBook
+
+    home = tmp_path / "h"
+    none = billsync(home, ["usage", "--month", "2026-11"])
+    assert none.returncode == 0 and "No Document AI pages in 2026-11." in none.stdout
+
+    book = SqlExtractionBook(f"sqlite:///{home / 'state.db'}")
+    book.record("acme", "2026-11", "a" * 64, ExtractedDocument((), 40, "documentai"), 0.40)
+    book.record("inbox", "2026-11", "b" * 64, ExtractedDocument((), 2, "documentai"), 0.02)
+    shown = billsync(
+        home, ["usage", "--month", "2026-11"], env={"BILLSYNC_EXTRACT_PAGE_CAP": "200"}
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    lines = [line.split() for line in shown.stdout.splitlines()[1:]]
+    assert lines == [["acme", "40", "20%", "0.40"], ["inbox", "2", "1%", "0.02"]]
