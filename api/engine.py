@@ -254,6 +254,8 @@ class SyncEngine:
             tmp.flush()
             digest = _sha256(Path(tmp.name))
             link = files.put(fetched.invoice, kind, Path(tmp.name), digest)
+            if kind == "pdf" and self.pdf_checker is not None:
+                self.pdf_checker.read(connection, Path(tmp.name), digest)
         self.state.record_document(connection.name, ref.key, link)
         return link
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from api.core.document import read_invoice
+from api.core.document import ExtractedDocument, read_invoice
 from api.core.model import Connection, DocumentLink, Invoice
 from api.core.reconcile import reconcile_pdf
 from api.errors import BillsyncError, ConfigError
@@ -41,11 +42,16 @@ def build_extractor(settings: Settings) -> Extractor:
 
 
 class ArchivedPdfChecker:
-    """`PdfChecker` over the archive folder: reads the archived PDF of an API invoice whose
-    connection opts in (`extract_pdf`), then reconciles three ways. The extractor is built on
-    first use. A PDF archived in Drive is read only if its content was extracted before (the
-    budget's cache), since the engine keeps no local copy. A PDF a person attached from the
-    inbox is always read again (it was read once already: free locally, cached for Document AI)."""
+    """`PdfChecker`: reads the PDF of an API invoice whose connection opts in (`extract_pdf`),
+    or that a person attached from the inbox, then reconciles three ways.
+
+    A PDF is read when the engine has just downloaded it (`read`; the answer is kept for this
+    process, by content hash) or, later, from the archive folder; a PDF archived in Drive and
+    not read in this process is found only in the Document AI cache. The extractor is built on
+    first use.
+    """
+
+    KEEP = 4096  # answers kept in memory, by content hash
 
     def __init__(
         self, extractor: Callable[[], Extractor], state: StateStore, *, threshold: float
@@ -53,23 +59,43 @@ class ArchivedPdfChecker:
         self._make = extractor
         self._extractor: Extractor | None = None
         self._state = state
+        self._lock = threading.Lock()
+        self._read: dict[str, ExtractedDocument | str] = {}  # sha256 -> answer or reason
         self.threshold = threshold
+
+    def read(self, connection: Connection, pdf: Path, sha256: str) -> None:
+        if connection.options.get("extract_pdf"):
+            answer = self._extract(connection, pdf, sha256)
+            with self._lock:
+                if len(self._read) >= self.KEEP:
+                    self._read.pop(next(iter(self._read)))
+                self._read[sha256] = answer
 
     def check(self, connection: Connection, invoice: Invoice, link: DocumentLink) -> Invoice:
         attached = ATTACHED_KIND in self._state.documents(connection.name, invoice.key)
         if not (connection.options.get("extract_pdf") or attached):
             return invoice
-        if self._extractor is None:
-            self._extractor = self._make()
-        path = _local_path(link.url)
-        try:
-            document = self._extractor.extract(path, sha256=link.sha256, connection=connection.name)
-        except (BillsyncError, OSError) as exc:
-            reason = exc.message if isinstance(exc, BillsyncError) else "not on this machine"
-            note = f"PDF not read: {reason}"
+        with self._lock:
+            answer = self._read.get(link.sha256)
+        if answer is None:
+            answer = self._extract(connection, _local_path(link.url), link.sha256)
+        if isinstance(answer, str):
+            note = f"PDF not read: {answer}"
             return replace(invoice, review="; ".join(filter(None, (invoice.review, note))))
-        pdf = read_invoice(document, threshold=self.threshold)
+        pdf = read_invoice(answer, threshold=self.threshold)
         return reconcile_pdf(replace(invoice, review=""), pdf.total, pdf.currency)
+
+    def _extract(self, connection: Connection, pdf: Path, sha256: str) -> ExtractedDocument | str:
+        with self._lock:
+            if self._extractor is None:
+                self._extractor = self._make()
+            extractor = self._extractor
+        try:
+            return extractor.extract(pdf, sha256=sha256, connection=connection.name)
+        except BillsyncError as exc:
+            return exc.message
+        except OSError:
+            return "not on this machine"
 
 
 def _local_path(url: str) -> Path:

@@ -177,6 +177,11 @@ class PdfChecker(Protocol):
     """Reads an API invoice's archived PDF (when its connection opts in with the option
     `extract_pdf`) and reconciles its total with the summary and the lines."""
 
+    def read(self, connection: Connection, pdf: Path, sha256: str) -> None:
+        """Called with each PDF just downloaded, while it is on disk (a Drive archive keeps
+        no local copy to read later). Never raises."""
+        ...
+
     def check(self, connection: Connection, invoice: Invoice, link: DocumentLink) -> Invoice:
         """The invoice with `pdf_total`, `reconciled` and `review` set; unchanged when the
         connection does not opt in. Never raises: a PDF that cannot be read is named in

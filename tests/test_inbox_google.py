@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from api.extract.local import LocalExtractor
@@ -63,3 +64,20 @@ def test_a_pdf_in_the_drive_inbox_becomes_a_sheet_row_and_an_archived_drive_file
 
     again = list(google_inboxes(services, LocalExtractor()))
     assert [box.run() for box in again] == [None]  # nothing waits: no run, no write
+
+
+def test_a_sheet_connection_that_opts_in_reconciles_pdfs_archived_in_drive(
+    services: Services,  # noqa: F811 - the fixture imported above
+) -> None:
+    connection = services.state.remove_connection(NAME)
+    options = {**connection.options, "extract_pdf": True}
+    services.state.add_connection(replace(connection, options=options))
+
+    run = services.engine.sync(NAME)
+
+    assert run.status == "succeeded", run.message
+    rows = sheet(services).rows("Invoices")
+    with_pdf = [row for row in rows if row["PDF"]]
+    assert len(with_pdf) == len(rows) - 1  # the month-to-date preview has no PDF
+    assert all(row["PDF Total"] == row["Total"] for row in with_pdf)
+    assert all(row["Reconciled"] is True and row["Review"] == "" for row in with_pdf)
