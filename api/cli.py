@@ -76,6 +76,11 @@ def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
     help="'user' (billsync google login), 'adc', or a service-account key file.",
 )
 @click.option("--shared-drive", is_flag=True, help="The Drive folder is in a Shared Drive.")
+@click.option(
+    "--extract-pdf",
+    is_flag=True,
+    help="Read each invoice PDF and reconcile its total (costs money with Document AI).",
+)
 @click.pass_obj
 def connect(
     obj: _Context,
@@ -90,6 +95,7 @@ def connect(
     create_folder: bool,
     google_credentials: str,
     shared_drive: bool,
+    extract_pdf: bool,
 ) -> None:
     """Connect a provider account with a read-only token (validated, stored encrypted)."""
     services = obj.services()
@@ -107,6 +113,8 @@ def connect(
         shared_drive,
     )
     options.update(google)
+    if extract_pdf:
+        options["extract_pdf"] = True
     token = _read_token(provider)
     connection = connections.connect(
         state=services.state, secrets=services.secrets, providers=services.provider,
@@ -180,12 +188,13 @@ def sync(obj: _Context, name: str | None, full: bool) -> None:
     """Sync one connection, or all of them."""
     services = obj.services()
     names = [name] if name else [c.name for c in services.state.list_connections()]
-    if not names:
+    results = [_sync_one(services, n, full) for n in names]
+    results += _inboxes(services)  # the PDF inbox, after the API invoices it may attach to
+    if not results:
         raise ConfigError(
             "There is nothing to sync yet.",
             action="Connect an account first: billsync connect digitalocean --name NAME",
         )
-    results = [_sync_one(services, n, full) for n in names]
     failed = [run for run in results if run.status != "succeeded"]
     written = [n for n, run in zip(names, results, strict=True) if run.status != "failed"]
     for ledger, archive in dict.fromkeys(_places(services, n) for n in written):
@@ -193,6 +202,56 @@ def sync(obj: _Context, name: str | None, full: bool) -> None:
         click.echo(f"Archive: {archive}")
     if failed:
         raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.pass_obj
+def inbox(obj: _Context) -> None:
+    """Read the PDFs dropped in the inbox ($BILLSYNC_HOME/inbox/, each Drive "Inbox") into the
+    ledger; files that are not readable PDFs move to inbox/rejected/."""
+    services = obj.services()
+    results = _inboxes(services)
+    if not results:
+        click.echo(f"Nothing in the inbox ({services.settings.inbox_dir}).")
+    if any(run.status != "succeeded" for run in results):
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.option("--month", default=None, help="YYYY-MM (UTC); default: this month.")
+@click.pass_obj
+def usage(obj: _Context, month: str | None) -> None:
+    """Document AI pages and estimated cost per connection for a month (the budget)."""
+    import datetime as dt
+
+    from api.state.extraction import SqlExtractionBook
+
+    settings = obj.settings()
+    month = month or f"{dt.datetime.now(dt.UTC):%Y-%m}"
+    rows = SqlExtractionBook(settings.database_url).usage(month)
+    if not rows:
+        click.echo(f"No Document AI pages in {month}.")
+        return
+    cap = settings.extract_page_cap
+    table = [[name, pages, f"{pages / cap:.0%}", f"{cost:.2f}"] for name, pages, cost in rows]
+    _table(["CONNECTION", "PAGES", f"OF CAP ({cap})", "EST. COST (USD)"], table)
+
+
+def _inboxes(services: Services) -> list[RunRecord]:
+    from api.extractors import build_extractor
+    from api.inboxes import google_inboxes, local_inbox
+
+    extractor = build_extractor(services.settings)
+    runs: list[RunRecord] = []
+    for pdf_inbox in [local_inbox(services, extractor), *google_inboxes(services, extractor)]:
+        run = pdf_inbox.run("cli")
+        if run is None:
+            continue
+        runs.append(run)
+        stream = run.status != "succeeded"
+        prefix = "error: " if stream else "  "
+        click.echo(f"{prefix}{run.connection}: {run.message}", err=stream)
+    return runs
 
 
 @cli.command()

@@ -26,7 +26,16 @@ from api.core.model import (
 )
 from api.core.outcome import RunOutcome, Shortfall
 from api.errors import AuthError, BillsyncError, PermissionError_, SinkError
-from api.ports import FileStore, IndexEntry, LedgerSink, Provider, SecretStore, StateStore, utcnow
+from api.ports import (
+    FileStore,
+    IndexEntry,
+    LedgerSink,
+    PdfChecker,
+    Provider,
+    SecretStore,
+    StateStore,
+    utcnow,
+)
 
 log = logs.get("engine")
 
@@ -84,6 +93,7 @@ class SyncEngine:
         concurrency: int = 8,
         clock: Callable[[], dt.datetime] = utcnow,
         progress_interval: float = 0.5,
+        pdf_checker: PdfChecker | None = None,
     ) -> None:
         self.state = state
         self.secrets = secrets
@@ -93,6 +103,7 @@ class SyncEngine:
         self.concurrency = concurrency
         self.clock = clock
         self.progress_interval = progress_interval
+        self.pdf_checker = pdf_checker
 
     def sync(
         self,
@@ -299,12 +310,16 @@ class SyncEngine:
                     continue
                 invoice = fetched.invoice
                 missing.append(Shortfall(invoice.invoice_id, invoice.period, kind, exc.message))
+        # A PDF attached from the inbox (DoiT's API has none) stays linked when the row updates.
+        pdf = links.get("pdf") or recorded.get("pdf")
         invoice = replace(
             fetched.invoice,
-            pdf=links["pdf"].url if "pdf" in links else "",
+            pdf=pdf.url if pdf else "",
             csv=links["csv"].url if "csv" in links else "",
             synced_at=self.clock(),
         )
+        if pdf is not None and self.pdf_checker is not None:
+            invoice = self.pdf_checker.check(connection, invoice, pdf)
         entry = IndexEntry(
             key=ref.key,
             # An incomplete row is fetched again by the next sync, which downloads only the
@@ -332,6 +347,8 @@ class SyncEngine:
             tmp.flush()
             digest = _sha256(Path(tmp.name))
             link = files.put(fetched.invoice, kind, Path(tmp.name), digest)
+            if kind == "pdf" and self.pdf_checker is not None:
+                self.pdf_checker.read(connection, Path(tmp.name), digest)
         self.state.record_document(connection.id, ref.key, link)
         return link
 

@@ -14,13 +14,16 @@
     │       └── RateLimited            429 after the retries were spent
     ├── SinkError                      the ledger or archive could not be written
     │   └── RetriableSinkError         quota / transient; the next run will complete it
-    └── RequestError                   the service cannot serve a caller's request as asked
-        ├── Unauthenticated            401: no, a malformed, an expired or a wrong credential
-        ├── Forbidden                  403: a valid caller that may not do this
-        ├── InvalidRequest             400: the body or query does not fit the contract
-        ├── Conflict                   409: a name already taken, a state that forbids it
-        │   └── GoogleNotConnected     409: the user has not granted Google access yet
-        └── NotConfigured              503: the service lacks a setting for this route
+    ├── RequestError                   the service cannot serve a caller's request as asked
+    │   ├── Unauthenticated            401: no, a malformed, an expired or a wrong credential
+    │   ├── Forbidden                  403: a valid caller that may not do this
+    │   ├── InvalidRequest             400: the body or query does not fit the contract
+    │   ├── Conflict                   409: a name already taken, a state that forbids it
+    │   │   └── GoogleNotConnected     409: the user has not granted Google access yet
+    │   └── NotConfigured              503: the service lacks a setting for this route
+    └── ExtractionError                a PDF could not be read now; it stays in the inbox
+        ├── RejectedDocument           not a PDF, encrypted or damaged -> inbox/rejected/
+        └── BudgetExceeded             the month's extraction page cap is reached
 
 `retryable` tells the service layer whether a caller should try again later. `action` is
 the one thing a person should do about it.
@@ -170,3 +173,19 @@ class NotConfigured(RequestError):
     def __init__(self, message: str, *, code: str, action: str | None = None) -> None:
         self.code = code
         super().__init__(message, action=action)
+
+
+class ExtractionError(BillsyncError):
+    """Reading a PDF failed this time (quota, a 4xx from the extractor); retried next run."""
+
+    code = "extraction"
+
+
+class RejectedDocument(ExtractionError):
+    """The file itself is unusable: not a PDF, encrypted, damaged. Retrying cannot help."""
+
+    code = "rejected_document"
+
+
+class BudgetExceeded(ExtractionError):
+    code = "extraction_budget"

@@ -61,6 +61,7 @@ def build_provider(settings: Settings, connection: Connection, token: str) -> Pr
 def build(settings: Settings) -> Services:
     """SQLite (or DATABASE_URL), the encrypted token file, the workbook and the folder."""
     from api.archive.folder import FolderStore
+    from api.extractors import ArchivedPdfChecker, build_extractor
     from api.ledger.workbook.ledger import WorkbookLedger
     from api.state.sql import SqlStateStore
 
@@ -79,6 +80,9 @@ def build(settings: Settings) -> Services:
         providers=lambda connection, token: build_provider(settings, connection, token),
         workdir=settings.download_dir,
         concurrency=settings.http.concurrency,
+        pdf_checker=ArchivedPdfChecker(
+            lambda: build_extractor(settings), state, threshold=settings.extract_confidence
+        ),
     )
     return Services(settings, state, secrets, sink, files, engine)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from api.core.document import ExtractedDocument
 from api.core.model import (
     Connection,
     DocumentLink,
@@ -197,6 +198,87 @@ class JobQueue(Protocol):
         """Ask for run `run_id` (status "queued") to be executed once; enqueueing a run that
         is already waiting is a no-op, never a second execution."""
         ...
+
+
+class Extractor(Protocol):
+    """PDF -> Document entities (Invoice Parser types): the local rules or Document AI."""
+
+    name: str  # "local" | "documentai"
+
+    def extract(self, pdf: Path, *, sha256: str, connection: str) -> ExtractedDocument:
+        """Read one PDF. `sha256` is its content hash, `connection` who pays for the call.
+
+        Raises RejectedDocument (not a PDF, encrypted, damaged: retrying cannot help),
+        BudgetExceeded, or ExtractionError (quota, a refused request: try the next run).
+        """
+        ...
+
+
+class ExtractionBook(Protocol):
+    """Document AI usage per connection and calendar month, and every extraction by content
+    hash (so the same PDF is never sent, nor paid for, twice)."""
+
+    def cached(self, sha256: str) -> ExtractedDocument | None: ...
+
+    def pages_used(self, connection: str, month: str) -> int:
+        """Pages sent for `connection` in `month` ('YYYY-MM', UTC)."""
+        ...
+
+    def record(
+        self, connection: str, month: str, sha256: str, document: ExtractedDocument, cost: float
+    ) -> None:
+        """Count one successful call (its pages and estimated USD cost) and keep its answer."""
+        ...
+
+    def usage(self, month: str) -> list[tuple[str, int, float]]:
+        """(connection, pages, estimated USD cost) of `month`."""
+        ...
+
+
+class PdfChecker(Protocol):
+    """Reads an API invoice's archived PDF (when its connection opts in with the option
+    `extract_pdf`) and reconciles its total with the summary and the lines."""
+
+    def read(self, connection: Connection, pdf: Path, sha256: str) -> None:
+        """Called with each PDF just downloaded, while it is on disk (a Drive archive keeps
+        no local copy to read later). Never raises."""
+        ...
+
+    def check(self, connection: Connection, invoice: Invoice, link: DocumentLink) -> Invoice:
+        """The invoice with `pdf_total`, `reconciled` and `review` set; unchanged when the
+        connection does not opt in. Never raises: a PDF that cannot be read is named in
+        `review` and the sync goes on."""
+        ...
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One file waiting in an inbox: `id` is the adapter's handle (a path, a Drive file id)."""
+
+    id: str
+    name: str
+
+
+class Inbox(Protocol):
+    """Where a person drops PDFs: `$BILLSYNC_HOME/inbox/` or a Drive folder "Inbox"."""
+
+    def pending(self) -> list[InboxItem]:
+        """Files waiting, oldest first (not those already rejected)."""
+        ...
+
+    def fetch(self, item: InboxItem, out: Path) -> None:
+        """Copy the file's bytes to `out`."""
+        ...
+
+    def done(self, item: InboxItem) -> None:
+        """Take the file out of the inbox (its rows are written and its PDF archived)."""
+        ...
+
+    def reject(self, item: InboxItem, reason: str) -> None:
+        """Move the file to the inbox's `rejected` folder, with the reason beside it."""
+        ...
+
+    def location(self) -> str: ...
 
 
 Clock = Any  # a zero-argument callable returning an aware UTC datetime

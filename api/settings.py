@@ -97,6 +97,17 @@ class Settings:
     # Google's cells-per-spreadsheet limit; old years of Line Items move out at 90 % of it.
     google_sheets_cell_limit: int = 10_000_000
     cloud: CloudSettings = field(default_factory=CloudSettings)
+    # PDF extraction: "local" (pdfplumber, free) or "documentai" (needs documentai_processor).
+    extractor: str = "local"
+    documentai_processor: str = ""  # projects/…/locations/…/processors/…[/processorVersions/…]
+    documentai_api_url: str = ""  # default: https://<location>-documentai.googleapis.com
+    extract_confidence: float = 0.5  # below it a field is flagged in the Review column
+    extract_page_cap: int = 1000  # Document AI pages per connection per calendar month
+    extract_cost_per_page: float = 0.01  # USD, for the estimate in the budget (Invoice Parser)
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.home / "inbox"
 
     @property
     def workbook_path(self) -> Path:
@@ -152,6 +163,13 @@ class Settings:
                 env, "BILLSYNC_SHEETS_CELL_LIMIT", settings.google_sheets_cell_limit
             ),
             cloud=CloudSettings.from_env(env),
+            extractor=env.get("BILLSYNC_EXTRACTOR") or settings.extractor,
+            documentai_processor=env.get("DOCUMENTAI_PROCESSOR", ""),
+            documentai_api_url=env.get("DOCUMENTAI_API_URL", ""),
+            extract_confidence=_float(
+                env, "BILLSYNC_EXTRACT_CONFIDENCE", settings.extract_confidence
+            ),
+            extract_page_cap=_int(env, "BILLSYNC_EXTRACT_PAGE_CAP", settings.extract_page_cap),
         )
 
 

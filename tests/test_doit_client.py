@@ -278,7 +278,7 @@ def test_mapping_of_every_column(sim, connect) -> None:
         "Line Items": len(target.lines), "Line Items Total": target.total, "Reconciled": True,
         "PDF": "", "CSV": "",
         "Source URL": f"https://console.doit.com/customers/acme-inc/invoices/gbp-profile/{target.id}",
-        "Synced At": None,
+        "Synced At": None, "PDF Total": None, "Review": "",
     }  # fmt: skip
     first = fetched.lines[0].row()
     source = target.lines[0]

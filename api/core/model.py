@@ -16,7 +16,7 @@ INVOICE_COLUMNS: tuple[str, ...] = (
     "Provider", "Account", "Invoice ID", "Invoice Key", "Period", "Invoice Date", "Due Date",
     "Status", "Currency", "Product Charges", "Overages", "Taxes", "Credits & Adjustments",
     "Total", "Balance Due", "Line Items", "Line Items Total", "Reconciled", "PDF", "CSV",
-    "Source URL", "Synced At",
+    "Source URL", "Synced At", "PDF Total", "Review",
 )  # fmt: skip
 
 LINE_COLUMNS: tuple[str, ...] = (
@@ -36,7 +36,7 @@ LINE_KEY_COLUMN = "Line Key"
 # How a sink should type each column. Anything not listed is provider text (always a string).
 MONEY_COLUMNS = frozenset(
     {"Product Charges", "Overages", "Taxes", "Credits & Adjustments", "Total", "Balance Due",
-     "Line Items Total", "Quantity", "Unit Price", "Amount", "Duration"}
+     "Line Items Total", "Quantity", "Unit Price", "Amount", "Duration", "PDF Total"}
 )  # fmt: skip
 DATE_COLUMNS = frozenset({"Invoice Date", "Due Date"})
 DATETIME_COLUMNS = frozenset({"Start", "End", "Synced At", "Started", "Finished"})
@@ -126,13 +126,17 @@ class Invoice:
     csv: str = ""
     source_url: str = ""
     synced_at: dt.datetime | None = None
+    pdf_total: Decimal | None = None  # the total printed on the PDF, when it was extracted
+    review: str = ""  # what a person should check: unsure fields, sources that disagree
+    # Columns the source document did not state (a PDF without a readable total): left empty.
+    missing: frozenset[str] = frozenset()
 
     @property
     def is_preview(self) -> bool:
         return self.status == PREVIEW_STATUS
 
     def row(self) -> dict[str, Any]:
-        return {
+        row = {
             "Provider": self.provider, "Account": self.account, "Invoice ID": self.invoice_id,
             "Invoice Key": self.key, "Period": self.period, "Invoice Date": self.invoice_date,
             "Due Date": self.due_date, "Status": self.status, "Currency": self.currency,
@@ -141,8 +145,11 @@ class Invoice:
             "Balance Due": self.balance_due, "Line Items": self.line_count,
             "Line Items Total": self.lines_total, "Reconciled": self.reconciled,
             "PDF": self.pdf, "CSV": self.csv, "Source URL": self.source_url,
-            "Synced At": self.synced_at,
+            "Synced At": self.synced_at, "PDF Total": self.pdf_total, "Review": self.review,
         }  # fmt: skip
+        for name in self.missing:
+            row[name] = None
+        return row
 
 
 @dataclass(frozen=True)

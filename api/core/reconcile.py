@@ -23,3 +23,32 @@ def reconcile(invoice: Invoice, lines: Sequence[LineItem]) -> Invoice:
     tolerance = max(minor_unit(invoice.currency), Decimal("0.01"))
     ok = abs(lines_total - invoice.total) <= tolerance and not any(foreign)
     return replace(invoice, line_count=len(lines), lines_total=lines_total, reconciled=ok)
+
+
+def reconcile_pdf(invoice: Invoice, pdf_total: Decimal | None, pdf_currency: str) -> Invoice:
+    """Three-way reconciliation of an API invoice: its summary total, the sum of its lines
+    (already set by `reconcile`) and the total printed on its PDF, within one minor unit.
+
+    Returns the invoice with `pdf_total` set, `reconciled` True only if every source that is
+    known agrees, and each disagreement named in `review` ("PDF 2150.00 ≠ summary 2140.00
+    (+10.00)"). A PDF in another currency is never compared; it is named instead.
+    """
+    notes = [invoice.review] if invoice.review else []
+    if pdf_total is None:
+        notes.append("PDF total not found")
+        return replace(invoice, review="; ".join(notes))
+    if pdf_currency and pdf_currency != invoice.currency:
+        notes.append(f"PDF is in {pdf_currency}, the invoice in {invoice.currency}")
+        return replace(invoice, pdf_total=pdf_total, reconciled=False, review="; ".join(notes))
+    tolerance = max(minor_unit(invoice.currency), Decimal("0.01"))
+    sources = {"summary": invoice.total, "lines": invoice.lines_total, "PDF": pdf_total}
+    known = {name: value for name, value in sources.items() if value is not None}
+    disagreements = [
+        f"{name} {value} ≠ summary {invoice.total} ({value - invoice.total:+})"
+        for name, value in known.items()
+        if name != "summary" and abs(value - invoice.total) > tolerance
+    ]
+    ok = not disagreements and invoice.reconciled is not False
+    return replace(
+        invoice, pdf_total=pdf_total, reconciled=ok, review="; ".join(notes + disagreements)
+    )

@@ -171,8 +171,14 @@ def register(fake: FakeGoogle) -> None:  # noqa: C901 - one closure per route, o
             return not_found(file_id)
         if "appProperties" in meta:
             record["appProperties"].update(meta["appProperties"])
-        if "name" in meta:
-            record["name"] = meta["name"]
+        for name in ("name", "description", "trashed"):
+            if name in meta:
+                record[name] = meta[name]
+        args = flask.request.args
+        removed = [p for p in args.get("removeParents", "").split(",") if p]
+        added = [p for p in args.get("addParents", "").split(",") if p]
+        if removed or added:  # a move: Drive keeps one parent per file
+            record["parents"] = [p for p in record["parents"] if p not in removed] + added
         if data is not None:
             state.set_content(file_id, data)
         return _answer(record, fields)
@@ -244,7 +250,13 @@ def register(fake: FakeGoogle) -> None:  # noqa: C901 - one closure per route, o
     @fake.api_route("drive.files.get")
     def files_get(fileId: str) -> Any:  # noqa: N803 - the discovery name
         record = _visible(state, fileId)
-        return not_found(fileId) if record is None else _answer(record)
+        if record is None:
+            return not_found(fileId)
+        if flask.request.args.get("alt") == "media":  # the download of the content itself
+            if record["mimeType"] == FOLDER_MIME:
+                return google_error(403, "Only files with binary content can be downloaded.")
+            return flask.Response(state.content[fileId][-1], mimetype=record["mimeType"])
+        return _answer(record)
 
     @fake.api_route("drive.files.create")
     def files_create() -> Any:

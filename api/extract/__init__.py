@@ -1,0 +1,1 @@
+"""Extractor adapters: a PDF in, a Document (entities, pages) out. Local rules or Document AI."""

@@ -1,0 +1,66 @@
+"""`billsync inbox` and `billsync sync` reading the PDF inbox, as a person runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+
+from tests.fakes import invoice_pdfs
+from tests.test_cli import billsync
+
+
+def test_billsync_inbox_reads_the_folder_and_rejects_what_is_not_a_pdf(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    empty = billsync(home, ["inbox"])
+    assert empty.returncode == 0 and "Nothing in the inbox" in empty.stdout
+
+    invoice_pdfs.write(home / "inbox", "eu", "facture.pdf")
+    (home / "inbox" / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a pdf")
+    result = billsync(home, ["inbox"])
+
+    assert result.returncode == 0, result.stderr
+    assert (
+        "inbox: Inbox: 1 new" in result.stdout and "rejected photo.jpg: not a PDF" in result.stdout
+    )
+    book = openpyxl.load_workbook(home / "ledger.xlsx", read_only=True)
+    header, *rows = list(book["Invoices"].iter_rows(values_only=True))
+    (row,) = [dict(zip(header, r, strict=False)) for r in rows]
+    assert (row["Provider"], row["Account"], row["Invoice ID"]) == (
+        "PDF", "Hébergement Dupont SARL", "F-2024-031",
+    )  # fmt: skip
+    assert (home / "inbox" / "rejected" / "photo.jpg").exists()
+    assert (home / "archive" / "PDF" / "Hébergement Dupont SARL" / "2024").is_dir()
+
+
+def test_billsync_sync_reads_the_inbox_too(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    invoice_pdfs.write(home / "inbox", "ruled", "a.pdf")
+
+    result = billsync(home, ["sync"])  # no API connection: the inbox alone
+
+    assert result.returncode == 0, result.stderr
+    assert "inbox: Inbox: 1 new" in result.stdout and not (home / "inbox" / "a.pdf").exists()
+
+    nothing = billsync(home, ["sync"])
+    assert nothing.returncode != 0 and "nothing to sync" in nothing.stderr.lower()
+
+
+def test_billsync_usage_shows_the_months_document_ai_pages(tmp_path: Path) -> None:
+    from api.core.document import ExtractedDocument
+    from api.state.extraction import SqlExtractionBook
+
+    home = tmp_path / "h"
+    none = billsync(home, ["usage", "--month", "2026-11"])
+    assert none.returncode == 0 and "No Document AI pages in 2026-11." in none.stdout
+
+    book = SqlExtractionBook(f"sqlite:///{home / 'state.db'}")
+    book.record("acme", "2026-11", "a" * 64, ExtractedDocument((), 40, "documentai"), 0.40)
+    book.record("inbox", "2026-11", "b" * 64, ExtractedDocument((), 2, "documentai"), 0.02)
+    shown = billsync(
+        home, ["usage", "--month", "2026-11"], env={"BILLSYNC_EXTRACT_PAGE_CAP": "200"}
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    lines = [line.split() for line in shown.stdout.splitlines()[1:]]
+    assert lines == [["acme", "40", "20%", "0.40"], ["inbox", "2", "1%", "0.02"]]
