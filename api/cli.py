@@ -188,15 +188,15 @@ def sync(obj: _Context, name: str | None, full: bool) -> None:
     """Sync one connection, or all of them."""
     services = obj.services()
     names = [name] if name else [c.name for c in services.state.list_connections()]
-    results = [_sync_one(services, n, full) for n in names]
-    results += _inboxes(services)  # the PDF inbox, after the API invoices it may attach to
+    synced = [_sync_one(services, n, full) for n in names]
+    results = synced + _inboxes(services)  # the PDF inbox, after the API invoices it may attach to
     if not results:
         raise ConfigError(
             "There is nothing to sync yet.",
             action="Connect an account first: billsync connect digitalocean --name NAME",
         )
     failed = [run for run in results if run.status != "succeeded"]
-    written = [n for n, run in zip(names, results, strict=True) if run.status != "failed"]
+    written = [n for n, run in zip(names, synced, strict=True) if run.status != "failed"]
     for ledger, archive in dict.fromkeys(_places(services, n) for n in written):
         click.echo(f"Ledger:  {ledger}")
         click.echo(f"Archive: {archive}")
