@@ -67,6 +67,7 @@ class SyncEngine:
         concurrency: int = 8,
         clock: Callable[[], dt.datetime] = utcnow,
         progress_interval: float = 0.5,
+        after_change: Callable[[LedgerSink], Sequence[str]] | None = None,
     ) -> None:
         self.state = state
         self.secrets = secrets
@@ -76,6 +77,9 @@ class SyncEngine:
         self.concurrency = concurrency
         self.clock = clock
         self.progress_interval = progress_interval
+        # Called once after a run that changed the ledger (the Summary and Clients rebuild);
+        # its messages end the run's message.
+        self.after_change = after_change
 
     def sync(
         self,
@@ -274,6 +278,8 @@ class SyncEngine:
     def _finish(self, run: RunRecord, sink: LedgerSink | None, outcome: _Outcome) -> RunRecord:
         status = "failed" if outcome.error else "succeeded"
         message = outcome.error or outcome.summary()
+        if sink is not None and status == "succeeded" and outcome.changed:
+            message = " ".join([message, *self._after_change(sink)])
         record = self.state.finish_run(run.id, status, outcome.counts, message)
         # A run that changed nothing is kept in the StateStore only: an hourly schedule would
         # otherwise spend a Sheets write (60/min quota) and a Runs row on every idle tick.
@@ -284,6 +290,17 @@ class SyncEngine:
         except BillsyncError as exc:  # the run itself is recorded in the state store
             log.warning("could not append run %s to the ledger: %s", run.id, exc)
         return record
+
+    def _after_change(self, sink: LedgerSink) -> Sequence[str]:
+        if self.after_change is None:
+            return ()
+        try:
+            return self.after_change(sink)
+        except BillsyncError as exc:  # the sync itself succeeded: say so, keep its rows
+            return (f"The Summary tab was not rebuilt: {exc}",)
+        except Exception as exc:
+            log.exception("rebuilding the Summary tab crashed")
+            return (f"The Summary tab was not rebuilt (internal error {type(exc).__name__}).",)
 
 
 class _Outcome:

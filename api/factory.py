@@ -9,6 +9,7 @@ from api.destinations import destination_for
 from api.engine import Destination, SyncEngine
 from api.errors import ConfigError
 from api.ports import FileStore, LedgerSink, Provider, SecretStore, StateStore
+from api.reports import refresh
 from api.settings import Settings
 
 
@@ -74,5 +75,6 @@ def build(settings: Settings) -> Services:
         providers=lambda connection, token: build_provider(settings, connection, token),
         workdir=settings.home / "tmp",
         concurrency=settings.http.concurrency,
+        after_change=refresh,
     )
     return Services(settings, state, secrets, sink, files, engine)

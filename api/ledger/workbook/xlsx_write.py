@@ -186,6 +186,7 @@ class SheetWriter:
         self._size = 0
         self.rows = 0
         self.links: list[tuple[str, str]] = []  # (cell reference, URL)
+        self.drawing = ""  # the part path of the sheet's drawing (a chart), if any
         self._letters = [column_letter(i) for i in range(64)]
         head = [XML_HEAD, f'<worksheet xmlns="{NS_MAIN}" xmlns:r="{NS_REL}">']
         head.append('<sheetViews><sheetView workbookViewId="0">')
@@ -252,8 +253,9 @@ class SheetWriter:
         return inner.replace(f'<c r="{ref}"', f'<c r="{ref}" s="{LINK}"', 1) if inner else ""
 
     def close(self, *, filter_columns: int = 0) -> str | None:
-        """End the sheet, with an autofilter over the first `filter_columns` columns if any;
-        returns the autofilter's range (for the workbook's defined name)."""
+        """End the sheet, with an autofilter over the first `filter_columns` columns if any
+        (and the drawing named by `self.drawing`, a part path); returns the autofilter's range
+        (for the workbook's defined name)."""
         tail = ["</sheetData>"]
         ref = None
         if filter_columns and self.rows:
@@ -265,19 +267,21 @@ class SheetWriter:
                         for i, (cell, _url) in enumerate(self.links, 1))  # fmt: skip
             tail.append("</hyperlinks>")
         tail.append('<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" '
-                    'footer="0.5"/></worksheet>')  # fmt: skip
+                    'footer="0.5"/>')  # fmt: skip
+        if self.drawing:  # after the links' rIds: rId{len(links) + 1}
+            tail.append(f'<drawing r:id="rId{len(self.links) + 1}"/>')
+        tail.append("</worksheet>")
         self._add("".join(tail).encode())
         self._flush()
         self._entry.close()
         return ref
 
     def rels(self) -> bytes | None:
-        if not self.links:
-            return None
-        return rels_xml(
-            (f"rId{i}", f"{NS_REL}/hyperlink", url, True)
-            for i, (_cell, url) in enumerate(self.links, 1)
-        )
+        rels = [(f"rId{i}", f"{NS_REL}/hyperlink", url, True)
+                for i, (_cell, url) in enumerate(self.links, 1)]  # fmt: skip
+        if self.drawing:
+            rels.append((f"rId{len(rels) + 1}", f"{NS_REL}/drawing", f"/{self.drawing}", False))
+        return rels_xml(rels) if rels else None
 
     def _letter(self, index: int) -> str:
         return self._letters[index] if index < 64 else column_letter(index)
