@@ -23,6 +23,7 @@ from typing import Any
 
 from api.core.allocation import split_cents
 from api.core.bills import AccountMap, Bill, BillLine
+from api.core.text import looks_like_formula
 
 XERO_COLUMNS = (
     "*ContactName", "EmailAddress", "POAddressLine1", "POAddressLine2", "POAddressLine3",
@@ -81,7 +82,7 @@ def _xero_bill(bill: Bill, accounts: AccountMap, date_format: str) -> list[dict[
         row.update({
             "*ContactName": bill.supplier, "*InvoiceNumber": bill.number,
             "*InvoiceDate": _day(bill.invoice_date, date_format),
-            "*DueDate": _day(bill.due_date, date_format), "Description": line.description,
+            "*DueDate": _day(bill.due_date, date_format), "Description": _text(line.description),
             "*Quantity": "1", "*UnitAmount": _money(line.amount),
             "*AccountCode": codes.xero_account,
             "*TaxType": accounts.taxed if line.tax else codes.xero_tax_type,
@@ -129,11 +130,16 @@ def _qbo_line(
         "Bill no.": qbo_number(bill), "Supplier": bill.supplier,
         "Bill Date": _day(bill.invoice_date, date_format),
         "Due Date": _day(bill.due_date, date_format), "Memo": memo,
-        "Account": codes.qbo_account, "Line Description": line.description,
+        "Account": codes.qbo_account, "Line Description": _text(line.description),
         "Line Amount": _money(line.amount + line.tax), "Line Tax Code": codes.qbo_tax_code,
         "Currency": bill.currency, "Customer": line.client,
         "Billable": ("Billable" if line.billable else "NotBillable") if line.client else "",
     }  # fmt: skip
+
+
+def _text(text: str) -> str:
+    """Provider text as a CSV cell no spreadsheet app evaluates (a leading quote mark)."""
+    return f"'{text}" if looks_like_formula(text) else text
 
 
 def _day(day: dt.date, date_format: str) -> str:
