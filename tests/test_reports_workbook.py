@@ -17,6 +17,7 @@ from api.archive.folder import FolderStore
 from api.cli import cli
 from api.core.summary import NO_PROJECT
 from api.exports import export_month
+from api.factory import Services
 from api.ledger.workbook.ledger import WorkbookLedger
 from api.reports import refresh
 from tests.export_rules import Rejected, validate_qbo, validate_xero
@@ -201,3 +202,25 @@ def _run() -> Any:
 
     now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     return RunRecord("r1", "demo", "cli", "succeeded", now, now, message="ok")
+
+
+def test_a_sync_that_changed_the_ledger_rebuilds_the_summary(services: Services) -> None:
+    from tests.test_engine import connect
+
+    connect(services)
+    first = services.engine.sync("acme", trigger="cli")
+    assert first.status == "succeeded"
+    sink = services.sink
+    assert isinstance(sink, WorkbookLedger)
+    lines = sink.rows("Line Items")
+    assert {x["Client"] for x in lines} <= {"Unallocated", "Shared"}
+    blocks = summary_blocks(summary_rows(sink.path))
+    header, rows = blocks["Monthly spend by provider and account"]
+    assert {tuple(r[:4]): Decimal(str(r[4])) for r in rows} == sums(
+        lines, "Provider", "Account", "Currency", "Period")  # fmt: skip
+    with_rules(sink.path, [{"Match": "projct: x", "Client": "A", "Billable": "", "Markup %": ""}])
+    again = services.engine.sync("acme", trigger="cli", full=True)
+    assert "Clients rule 1 (Match 'projct: x'): unknown field 'projct'" in again.message
+    assert again.message in [r["Message"] for r in sink.rows("Runs")]
+    idle = services.engine.sync("acme", trigger="cli")  # nothing changed: no rebuild, no Runs row
+    assert "Clients rule" not in idle.message
