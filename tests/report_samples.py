@@ -97,3 +97,28 @@ def summary_blocks(rows: list[list[Any]]) -> dict[str, tuple[list[str], list[lis
             at += 1
         blocks[title] = (header, data)
     return blocks
+
+
+def check_summary(lines: list[dict[str, Any]], blocks: dict[str, Any]) -> None:
+    """Every Summary number equals the Line Items sums, per currency (the test's arithmetic)."""
+    from api.core.summary import NO_PROJECT
+
+    for (currency,) in sums(lines, "Currency"):
+        mine = [x for x in lines if x["Currency"] == currency]
+        header, rows = blocks[f"Monthly spend by category ({currency})"]
+        by_category = sums(mine, "Period", "Category")
+        for row in rows:
+            cells = dict(zip(header, row, strict=True))
+            for category in header[1:-3]:
+                want = by_category.get((cells["Period"], category), Decimal(0))
+                assert Decimal(str(cells[category])) == want, (currency, cells, category)
+            total = sum(v for (p, _), v in by_category.items() if p == cells["Period"])
+            assert Decimal(str(cells["Total"])) == total
+        assert {r[0] for r in rows} == {p for (p, _) in by_category}
+        header, rows = blocks[f"Monthly spend by project ({currency})"]
+        got = {(r[0], r[1]): Decimal(str(r[2])) for r in rows}
+        want = {(p, q or NO_PROJECT): v for (p, q), v in sums(mine, "Period", "Project").items()}
+        assert got == want
+    header, rows = blocks["Monthly spend by provider and account"]
+    got = {tuple(r[:4]): Decimal(str(r[4])) for r in rows}
+    assert got == sums(lines, "Provider", "Account", "Currency", "Period")

@@ -116,7 +116,7 @@ def test_rerun_with_nothing_new_makes_no_google_call_that_writes(
     assert fake_google.calls.of("drive.files.create") == []
 
 
-def test_a_changed_preview_is_one_batch_write_plus_its_run_row(
+def test_a_changed_preview_is_one_batch_write_plus_the_summary_and_run_row(
     services: Services, fake_google: FakeGoogle, do_sim: DigitalOceanSimulator
 ) -> None:
     services.engine.sync(NAME)
@@ -127,9 +127,12 @@ def test_a_changed_preview_is_one_batch_write_plus_its_run_row(
 
     assert run.counts.updated == 1
     writes = [c.method_id for c in fake_google.calls.writes()]
-    assert writes == ["sheets.spreadsheets.batchUpdate", "sheets.spreadsheets.batchUpdate"]
+    assert writes == ["sheets.spreadsheets.batchUpdate"] * 3  # rows, Summary, run row
     reads = [c.method_id for c in fake_google.calls.reads()]
-    assert reads == ["sheets.spreadsheets.getByDataFilter"]  # one read: tabs, rows, keys
+    # the ledger's one read, then the Summary rebuild: the tabs, the Clients rules, the lines
+    assert reads == ["sheets.spreadsheets.getByDataFilter", "sheets.spreadsheets.get",
+                     "sheets.spreadsheets.values.batchGet", "sheets.spreadsheets.values.batchGet",
+                     "sheets.spreadsheets.get"]  # fmt: skip
     previews = [r for r in sheet(services).rows("Invoices") if r["Status"] == "Preview"]
     assert len(previews) == 1
 

@@ -15,7 +15,6 @@ from click.testing import CliRunner
 
 from api.archive.folder import FolderStore
 from api.cli import cli
-from api.core.summary import NO_PROJECT
 from api.exports import export_month
 from api.factory import Services
 from api.ledger.workbook.ledger import WorkbookLedger
@@ -23,6 +22,7 @@ from api.reports import refresh
 from tests.export_rules import Rejected, validate_qbo, validate_xero
 from tests.report_samples import (
     RULES,
+    check_summary,
     invoice_totals,
     ledger_batch,
     summary_blocks,
@@ -58,25 +58,7 @@ def summary_rows(path: Path) -> list[list[Any]]:
 def test_summary_equals_line_items_sums_per_currency(sink: WorkbookLedger) -> None:
     problems = refresh(sink)
     assert len(problems) == 1 and "unknown field 'projekt'" in problems[0]
-    lines = sink.rows("Line Items")
-    blocks = summary_blocks(summary_rows(sink.path))
-    for (currency,) in sums(lines, "Currency"):
-        header, rows = blocks[f"Monthly spend by category ({currency})"]
-        by_category = sums([x for x in lines if x["Currency"] == currency], "Period", "Category")
-        for row in rows:
-            cells = dict(zip(header, row, strict=True))
-            for category in header[1:-3]:
-                want = by_category.get((cells["Period"], category), Decimal(0))
-                assert Decimal(str(cells[category])) == want, (currency, cells, category)
-            total = sum(v for (p, _), v in by_category.items() if p == cells["Period"])
-            assert Decimal(str(cells["Total"])) == total
-        header, rows = blocks[f"Monthly spend by project ({currency})"]
-        by_project = sums([x for x in lines if x["Currency"] == currency], "Period", "Project")
-        got = {(r[0], r[1]): Decimal(str(r[2])) for r in rows}
-        assert got == {(p, q or NO_PROJECT): v for (p, q), v in by_project.items()}
-    header, rows = blocks["Monthly spend by provider and account"]
-    got = {tuple(r[:4]): Decimal(str(r[4])) for r in rows}
-    assert got == sums(lines, "Provider", "Account", "Currency", "Period")
+    check_summary(sink.rows("Line Items"), summary_blocks(summary_rows(sink.path)))
 
 
 def test_month_over_month_change(sink: WorkbookLedger) -> None:

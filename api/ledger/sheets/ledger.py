@@ -29,6 +29,7 @@ from api.core.model import (
     LedgerBatch,
     RunRecord,
 )
+from api.core.summary import Table
 from api.core.text import column_letter
 from api.errors import RetriableSinkError, SinkError
 from api.ledger.sheets.budget import RESERVED_RUN_ROWS, CellBudget, fit
@@ -45,8 +46,9 @@ from api.ledger.sheets.layout import (
 from api.ledger.sheets.plan import Request, TabState, chunk
 from api.ledger.sheets.rotation import Rotation, Routed, archived_years, plan_main
 from api.ledger.sheets.snapshot import FIELDS, FILTERS, Snapshot, parse, read_tags
+from api.ledger.sheets.summary import report_requests
 from api.ledger.sheets.year_archive import ArchiveBook, DriveArchives, typed_records
-from api.ports import Clock, utcnow
+from api.ports import Allocations, Clock, utcnow
 
 log = logs.get("sheets")
 
@@ -166,6 +168,14 @@ class SheetsLedger:
             return []
         (values,), _ = self._client.values([quoted(target.title)])
         return typed_records(values, frozenset(ROLES[role][1]) if role else None)
+
+    def write_reports(self, tables: Sequence[Table], allocations: Allocations) -> None:
+        """The Summary tab rebuilt (tables and chart), a Clients tab if missing, and the
+        changed Client/Billable cells of Line Items (see sheets.summary)."""
+        lines = self._layout()["line_items"]
+        requests = report_requests(self._client, lines, tables, allocations)
+        for body in chunk([requests], self._max_batch):
+            self._client.batch_update(body)
 
     # -- writing -----------------------------------------------------------------------------
 
