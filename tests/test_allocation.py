@@ -129,3 +129,36 @@ def test_shared_tax_and_credit_split_per_invoice_to_the_cent() -> None:
     assert table["Globex"].markup == Decimal("5.23")  # 34.85 x 15 % = 5.2275 -> 5.23
     assert table[UNALLOCATED].billable_cost == 0 and table[UNALLOCATED].rebill == 0
     assert sum(r.cost for r in table.values()) == sum(item["Amount"] for item in lines)
+
+
+def test_accounts_tab_overrides_defaults_and_reports_unknown_categories() -> None:
+    from api.core.bills import DEFAULT_ACCOUNTS, parse_accounts
+
+    rows = [{"Category": "Compute", "Xero Account Code": "463", "QBO Account": "Hosting"},
+            {"Category": "Compoot", "Xero Account Code": "1"}]  # fmt: skip
+    accounts, problems = parse_accounts(rows)
+    assert accounts.of("Compute").xero_account == "463"
+    assert accounts.of("Compute").qbo_account == "Hosting"
+    assert accounts.of("Compute").xero_tax_type == DEFAULT_ACCOUNTS.default.xero_tax_type
+    assert accounts.of("Storage") == DEFAULT_ACCOUNTS.default
+    assert len(problems) == 1 and "unknown category 'Compoot'" in problems[0]
+
+
+def test_xero_files_hold_at_most_500_bills_and_tax_rides_on_the_lines() -> None:
+    import datetime as dt
+
+    from api.core.bill_formats import xero_files
+    from api.core.bills import DEFAULT_ACCOUNTS, Bill, BillLine
+
+    day = dt.date(2026, 1, 31)
+    lines = tuple(BillLine(text, Decimal(amount), category) for text, amount, category in [
+        ("a", "10.00", "Compute"), ("b", "20.00", "Storage"), ("credit", "-5.00", "Credit"),
+        ("tax", "1.00", "Tax")])  # fmt: skip
+    bills = [Bill(f"N{n}", "DigitalOcean", f"k{n}", "2026-01", day, day, "USD", Decimal("26.00"),
+                  lines) for n in range(1001)]  # fmt: skip
+    files = xero_files(bills, DEFAULT_ACCOUNTS)
+    assert [len({r["*InvoiceNumber"] for r in rows}) for rows in files] == [500, 500, 1]
+    first = [r for r in files[0] if r["*InvoiceNumber"] == "N0"]
+    assert [r["Description"] for r in first] == ["a", "b", "credit"]  # no tax line
+    assert [r["TaxAmount"] for r in first] == ["0.33", "0.67", ""]  # 1.00 split 10 : 20
+    assert [r["*TaxType"] for r in first] == ["Tax on Purchases"] * 2 + ["Tax Exempt"]

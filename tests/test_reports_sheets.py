@@ -120,3 +120,23 @@ def test_xero_export_from_the_sheet_sums_to_invoice_totals(
     assert bills == {n: t for n, t in invoice_totals().items() if n in bills}
     assert bills["IN502"] == ("GBP", Decimal("119.99"))
     assert "2026-02%20xero.csv" in sink.rows("Runs")[-1]["Message"]
+
+
+def test_exports_land_in_drive_under_exports_and_a_second_export_is_a_new_revision(
+    sink: SheetsLedger, fake: FakeGoogle, tmp_path: Any
+) -> None:
+    from tests.test_drive_store import Harness
+
+    drive = Harness(fake, tmp_path)
+    store = drive.store()
+    first = export_month(sink, store, "qbo", "2026-02", workdir=tmp_path / "tmp")
+    type_rules(fake, [{"Match": "bi", "Client": "Hooli", "Billable": "yes", "Markup %": ""}], 5)
+    second = export_month(sink, store, "qbo", "2026-02", workdir=tmp_path / "tmp")
+    [file] = drive.uploaded()
+    assert file["name"] == "2026-02 qbo.csv" and file["mimeType"] == "text/csv"
+    assert drive.fake.drive.files[file["parents"][0]]["name"] == "Exports"  # type: ignore[attr-defined]
+    assert first.files[0][1].url == second.files[0][1].url == file["webViewLink"]
+    revisions = drive.fake.drive.content[file["id"]]  # type: ignore[attr-defined]
+    assert len(revisions) == 2 and b"Hooli" in revisions[-1] and b"Hooli" not in revisions[0]
+    runs = sink.rows("Runs")
+    assert runs[-1]["Message"].count(file["webViewLink"]) == 1

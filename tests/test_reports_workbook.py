@@ -206,3 +206,41 @@ def test_a_sync_that_changed_the_ledger_rebuilds_the_summary(services: Services)
     assert again.message in [r["Message"] for r in sink.rows("Runs")]
     idle = services.engine.sync("acme", trigger="cli")  # nothing changed: no rebuild, no Runs row
     assert "Clients rule" not in idle.message
+
+
+def test_demo_month_exports_reimport_by_both_formats(tmp_path: Path) -> None:
+    """The simulated DigitalOcean and DoiT accounts (DoiT bills in several currencies, with
+    VAT): every month's two files pass the validators and sum back to the invoice totals."""
+    home = tmp_path / "home"
+    demo = CliRunner().invoke(cli, ["--home", str(home), "demo", "--months", "3", "--items", "6"])
+    assert demo.exit_code == 0, demo.output
+    sink = WorkbookLedger(home / "ledger.xlsx")
+    assert "Summary" in openpyxl.load_workbook(sink.path, read_only=True).sheetnames
+    invoices = [r for r in sink.rows("Invoices") if r["Status"] != "Preview"]
+    store = FolderStore(home / "archive")
+    currencies = set()
+    for period in sorted({r["Period"] for r in invoices}):
+        totals = {r["Invoice ID"]: (r["Currency"], r["Total"]) for r in invoices
+                  if r["Period"] == period}  # fmt: skip
+        export_month(sink, store, "xero", period, workdir=tmp_path / "tmp")
+        export_month(sink, store, "qbo", period, workdir=tmp_path / "tmp")
+        folder = home / "archive" / "Exports"
+        xero = validate_xero((folder / f"{period} xero.csv").read_text("utf-8"))
+        assert xero == totals
+        qbo = validate_qbo((folder / f"{period} qbo.csv").read_text("utf-8"))
+        assert qbo == {n: t for n, t in totals.items() if t[1] >= 0}
+        currencies |= {currency for currency, _ in xero.values()}
+    assert len(currencies) >= 3  # one bill per invoice, each in its own currency
+
+
+def test_summary_command_reapplies_edited_rules(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ledger = WorkbookLedger(home / "ledger.xlsx")
+    ledger.write(ledger_batch())
+    refresh(ledger)
+    with_rules(ledger.path, RULES)
+    result = CliRunner().invoke(cli, ["--home", str(home), "summary"])
+    assert result.exit_code == 0, result.output
+    assert "Summary rebuilt" in result.output and "unknown field 'projekt'" in result.output
+    assert {x["Client"] for x in ledger.rows("Line Items") if x["Project"] == "web-shop"} == {
+        "Acme"}  # fmt: skip
