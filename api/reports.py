@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from api.core.allocation import Allocation, allocate, parse_rules
+from api.core.allocation import Allocation, allocate_all, parse_rules
 from api.core.passthrough import invoice_shares, pass_through
 from api.core.summary import summary_tables
 from api.ports import LedgerSink, ReportSink
@@ -22,7 +22,7 @@ def refresh(sink: LedgerSink) -> list[str]:
         return []
     rules, problems = parse_rules(sink.rows(CLIENTS_TAB))
     lines = sink.rows("Line Items")
-    allocations = [allocate(line, rules) for line in lines]
+    allocations = allocate_all(lines, rules)
     shares = invoice_shares(lines, allocations)
     tables = summary_tables(lines, pass_through(shares))
     sink.write_reports(tables, changed_allocations(lines, allocations))
@@ -34,7 +34,8 @@ def allocations_by_key(
 ) -> tuple[dict[str, Allocation], tuple[str, ...]]:
     """Line Key -> Allocation by the Clients rows, and the messages for bad rules."""
     rules, problems = parse_rules(rows)
-    return {str(line.get("Line Key")): allocate(line, rules) for line in lines}, problems
+    keys = [str(line.get("Line Key")) for line in lines]
+    return dict(zip(keys, allocate_all(lines, rules), strict=True)), problems
 
 
 def changed_allocations(

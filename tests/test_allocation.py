@@ -7,7 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from api.core.allocation import SHARED, UNALLOCATED, allocate, parse_rules, split_cents
+from api.core.allocation import (
+    SHARED,
+    UNALLOCATED,
+    allocate,
+    allocate_all,
+    parse_rules,
+    split_cents,
+)
 from api.core.passthrough import invoice_shares, pass_through
 
 
@@ -24,6 +31,17 @@ RULES = [
     {"Match": "6f1c-uuid", "Client": "Initech", "Billable": "no", "Markup %": None},
     {"Match": "product: *Support*", "Client": "Shared", "Billable": "", "Markup %": ""},
 ]
+
+
+def test_first_rule_wins_across_fields_of_a_bare_pattern() -> None:
+    rules, _ = parse_rules([
+        {"Match": "abc", "Client": "First", "Billable": "", "Markup %": ""},
+        {"Match": "xyz", "Client": "Second", "Billable": "", "Markup %": ""},
+        {"Match": "group: abc", "Client": "Third", "Billable": "", "Markup %": ""},
+    ])  # fmt: skip
+    lines = [{"Project": "xyz", "Group": "abc"}, {"Project": "XYZ"}, {"Group": "ABC"}]
+    assert [a.client for a in allocate_all(lines, rules)] == ["First", "Second", "First"]
+    assert [allocate(x, rules).client for x in lines] == ["First", "Second", "First"]
 
 
 def test_first_matching_rule_wins_and_bare_patterns_try_ids() -> None:

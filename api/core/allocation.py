@@ -10,10 +10,11 @@ split across the invoice's clients in proportion to their spend, in whole cents.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
-from fnmatch import fnmatchcase
+from fnmatch import translate
 from typing import Any, TypeVar
 
 from api.core.money import minor_unit
@@ -46,13 +47,23 @@ class Rule:
     number: int
     match: str
     fields: tuple[str, ...]
-    pattern: str  # lower-cased glob
+    pattern: str  # a shell glob, matched ignoring case
     client: str
     billable: bool
     markup: Decimal  # percent points: 15 means 15 %
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Compiled once: rules x lines matches are the refresh's hot loop.
+        object.__setattr__(self, "regex", re.compile(translate(self.pattern), re.IGNORECASE))
 
     def matches(self, line: Mapping[str, Any]) -> bool:
-        return any(fnmatchcase(_text(line.get(name)).lower(), self.pattern) for name in self.fields)
+        match = self.regex.match
+        for name in self.fields:
+            value = line.get(name)
+            if value is not None and match(value if type(value) is str else _text(value)):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -102,14 +113,15 @@ def _rule(number: int, values: Mapping[str, Any]) -> tuple[Rule | None, str]:
         return None, f"{where}: Match is empty; the rule was skipped."
     if not client:
         return None, f"{where}: Client is empty; the rule was skipped."
-    field, sep, pattern = match.partition(":")
-    if sep and field.strip().lower() in MATCH_FIELDS:
-        fields, pattern = MATCH_FIELDS[field.strip().lower()], pattern.strip()
-        if field.strip().lower() == "description" and not _WILDCARDS & set(pattern):
+    name, sep, pattern = match.partition(":")
+    name = name.strip()
+    if sep and name.lower() in MATCH_FIELDS:
+        fields, pattern = MATCH_FIELDS[name.lower()], pattern.strip()
+        if name.lower() == "description" and not _WILDCARDS & set(pattern):
             pattern = f"*{pattern}*"
-    elif sep and " " not in field.strip() and "*" not in field:
+    elif sep and " " not in name and "*" not in name:
         known = ", ".join(MATCH_FIELDS)
-        return None, f"{where}: unknown field '{field.strip()}' (use one of {known}); skipped."
+        return None, f"{where}: unknown field '{name}' (use one of {known}); skipped."
     else:
         fields, pattern = BARE_FIELDS, match
     billable = _yes_no(values.get("billable"))
@@ -118,20 +130,48 @@ def _rule(number: int, values: Mapping[str, Any]) -> tuple[Rule | None, str]:
     markup = _percent(values.get("markup %"))
     if markup is None:
         return None, f"{where}: Markup % must be a number, not '{_text(values['markup %'])}'."
-    return Rule(number, match, fields, pattern.lower(), client, billable, markup), ""
+    return Rule(number, match, fields, pattern, client, billable, markup), ""
 
 
 def allocate(line: Mapping[str, Any], rules: Iterable[Rule]) -> Allocation:
     """The first matching rule's client; else Shared for taxes, credits and support, else
     Unallocated. A rule whose Client is 'Shared' makes its lines shared too."""
+    return allocate_all([line], tuple(rules))[0]
+
+
+def allocate_all(lines: Sequence[Mapping[str, Any]], rules: Sequence[Rule]) -> list[Allocation]:
+    """`allocate` for many lines: the rules are compiled once into one regex per field set
+    (alternatives in rule order, so the regex's first match is the first matching rule)."""
+    groups: dict[tuple[str, ...], list[Rule]] = {}
     for rule in rules:
-        if rule.matches(line):
-            if rule.client.lower() == SHARED.lower():
-                return Allocation(SHARED)
-            return Allocation(rule.client, rule.billable, rule.markup)
-    if is_shared(line):
+        groups.setdefault(rule.fields, []).append(rule)
+    compiled = [
+        (fields, re.compile("|".join(f"(?P<r{i}>{translate(r.pattern)})" for i, r in enumerate(
+            group)), re.IGNORECASE), group)
+        for fields, group in groups.items()
+    ]  # fmt: skip
+    answers = {rule.number: _answer(rule) for rule in rules}
+    result = []
+    for line in lines:
+        first: int | None = None
+        for fields, regex, group in compiled:
+            for name in fields:
+                value = line.get(name)
+                found = regex.match(value if type(value) is str else _text(value))
+                if found is not None:  # every field: another may match an earlier rule
+                    number = group[int(str(found.lastgroup)[1:])].number
+                    first = number if first is None else min(first, number)
+        if first is not None:
+            result.append(answers[first])
+        else:
+            result.append(Allocation(SHARED if is_shared(line) else UNALLOCATED))
+    return result
+
+
+def _answer(rule: Rule) -> Allocation:
+    if rule.client.lower() == SHARED.lower():
         return Allocation(SHARED)
-    return Allocation(UNALLOCATED)
+    return Allocation(rule.client, rule.billable, rule.markup)
 
 
 def is_shared(line: Mapping[str, Any]) -> bool:
