@@ -43,8 +43,11 @@ class Export:
     notes: tuple[str, ...]
 
     def message(self) -> str:
-        links = ", ".join(link.url for _, link in self.files) or "no file (no bills)"
         product = {"xero": "Xero", "qbo": "QuickBooks Online"}[self.format]
+        if not self.files:
+            text = f"No {product} bills for {self.period}: the ledger has no invoice of that month"
+            return " ".join([text + "; nothing was exported.", *self.notes])
+        links = ", ".join(link.url for _, link in self.files)
         text = f"{product} bills for {self.period}: {self.bills} bills in {links}"
         return " ".join([text + ".", *self.notes])
 
@@ -86,7 +89,8 @@ def export_month(
         link = _archive(store, name, header, rows, workdir, _out(out, number))
         archived.append((name, link))
     result = Export(fmt, period, tuple(archived), len(bills), tuple(notes))
-    _record(sink, result, connection.name if connection else "", clock)
+    if archived:
+        _record(sink, result, connection.name if connection else "", clock)
     return result
 
 
@@ -111,8 +115,10 @@ def _bills(
 
 
 def _of(rows: list[dict[str, Any]], connection: Connection) -> list[dict[str, Any]]:
-    provider, account = connection.provider, connection.account
-    return [r for r in rows if r.get("Provider") == provider and r.get("Account") == account]
+    """The connection's rows: its provider (the ledger shows "DigitalOcean" for the connection's
+    "digitalocean") and its account."""
+    wanted = (connection.provider.lower(), connection.account)
+    return [r for r in rows if (str(r.get("Provider") or "").lower(), r.get("Account")) == wanted]
 
 
 def _accounts(sink: LedgerSink, notes: list[str]) -> Any:

@@ -152,7 +152,7 @@ def _bill(
     total = invoice.get("Total")
     return Bill(
         number=str(invoice.get("Invoice ID") or ""),
-        supplier=SUPPLIERS.get(str(invoice.get("Provider")), str(invoice.get("Provider"))),
+        supplier=SUPPLIERS.get(str(invoice.get("Provider")).lower(), str(invoice.get("Provider"))),
         invoice_key=str(invoice.get("Invoice Key")),
         period=period,
         invoice_date=invoice_date,
