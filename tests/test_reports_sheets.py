@@ -68,6 +68,16 @@ def test_summary_equals_line_items_sums_with_a_native_chart(
     domain = basic["domains"][0]["domain"]["sourceRange"]["sources"][0]
     assert (domain["startRowIndex"], domain["endRowIndex"]) == (1, 2 + len(rows))  # header + months
     assert domain["sheetId"] == summary.sheet_id
+    # A live pivot table over the whole Line Items tab: currency, then month, by category.
+    (pivot,) = [c["pivotTable"] for row in summary.cells for c in row if "pivotTable" in c]
+    lines_tab = tab(fake, "Line Items")
+    names = lines_tab.values()[0]
+    assert pivot["source"]["sheetId"] == lines_tab.sheet_id and "endRowIndex" not in pivot["source"]
+    assert [names[g["sourceColumnOffset"]] for g in pivot["rows"]] == ["Currency", "Period"]
+    assert [names[g["sourceColumnOffset"]] for g in pivot["columns"]] == ["Category"]
+    assert [(names[v["sourceColumnOffset"]], v["summarizeFunction"]) for v in pivot["values"]] == [
+        ("Amount", "SUM")]  # fmt: skip
+    assert pivot["rows"][0]["showTotals"] is False  # never a total across currencies
 
 
 def test_a_second_refresh_replaces_the_summary_and_its_chart(

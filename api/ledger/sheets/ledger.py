@@ -173,7 +173,8 @@ class SheetsLedger:
         """The Summary tab rebuilt (tables and chart), a Clients tab if missing, and the
         changed Client/Billable cells of Line Items (see sheets.summary)."""
         lines = self._layout()["line_items"]
-        requests = report_requests(self._client, lines, tables, allocations)
+        header = self._header("line_items")
+        requests = report_requests(self._client, lines, header, tables, allocations)
         for body in chunk([requests], self._max_batch):
             self._client.batch_update(body)
 

@@ -24,17 +24,22 @@ from api.ledger.sheets.plan import Request
 SUMMARY_TAB = "Summary"
 CLIENTS_TAB = "Clients"
 FIELDS = "userEnteredValue,userEnteredFormat"
-CHART_COLUMNS = 8  # room to the right of the tables for the chart
+CHART_COLUMNS = 14  # room to the right of the tables for the chart and the pivot table
+PIVOT_ROW = 22  # the pivot table starts below the chart (400 px, about 20 rows)
+CATEGORY_TITLE = "Monthly spend by category"
+PIVOT_SOURCE = ("Currency", "Period", "Category", "Amount")
 
 
 def report_requests(
     client: SheetsClient,
     lines: Tab,
+    line_header: Sequence[str],
     tables: Sequence[Table],
     allocations: Mapping[str, tuple[str, bool]],
 ) -> list[Request]:
-    """Everything one refresh sends: the Summary tab rebuilt with its chart, a Clients tab
-    when there is none, and the changed Client/Billable cells of Line Items."""
+    """Everything one refresh sends: the Summary tab rebuilt with its chart and a live pivot
+    table over Line Items, a Clients tab when there is none, and the changed Client/Billable
+    cells of Line Items."""
     book = client.spreadsheet("sheets(properties(sheetId,title,index))")
     sheets = {s["properties"]["title"]: s["properties"] for s in book.get("sheets", [])}
     used = {int(props["sheetId"]) for props in sheets.values()}
@@ -47,6 +52,9 @@ def report_requests(
     if old is not None:
         requests.append({"deleteSheet": {"sheetId": old["sheetId"]}})
     requests += summary_requests(summary_id, tables, old["index"] if old else len(sheets))
+    pivot = pivot_request(summary_id, lines, line_header, tables)
+    if pivot is not None:
+        requests.append(pivot)
     if allocations:
         requests += allocation_requests(client, lines, allocations)
     return requests
@@ -64,7 +72,9 @@ def summary_requests(sheet_id: int, tables: Sequence[Table], index: int) -> list
                              for name, v in zip(table.header, row, strict=True)]}
                  for row in table.rows]  # fmt: skip
         rows.append({"values": []})
-    grid = {"rowCount": max(len(rows), 20) + 1, "columnCount": width + CHART_COLUMNS + 1}
+    months = sum(len(p.table.rows) for p in placed if p.table.title.startswith(CATEGORY_TITLE))
+    grid = {"rowCount": max(len(rows), PIVOT_ROW + months + 8) + 1,
+            "columnCount": width + CHART_COLUMNS + 1}  # fmt: skip
     requests: list[Request] = [
         {"addSheet": {"properties": {"sheetId": sheet_id, "title": SUMMARY_TAB, "index": index,
                                      "gridProperties": grid}}},
@@ -101,6 +111,39 @@ def chart_request(sheet_id: int, chart: Placed, column: int) -> Request:
     position = {"overlayPosition": {"anchorCell": anchor, "widthPixels": 720,
                                     "heightPixels": 400}}  # fmt: skip
     return {"addChart": {"chart": {"spec": spec, "position": position}}}
+
+
+def pivot_request(
+    sheet_id: int, lines: Tab, header: Sequence[str], tables: Sequence[Table]
+) -> Request | None:
+    """A pivot table (Sheets computes it, live) over the whole Line Items tab: rows currency
+    then month, columns category, values SUM of Amount; below the chart. None when Line Items
+    lacks one of the columns it needs."""
+    if any(name not in header for name in PIVOT_SOURCE):
+        return None
+    width = max((len(t.header) for t in tables), default=1)
+    at = {name: header.index(name) for name in PIVOT_SOURCE}
+    source = {
+        "sheetId": lines.sheet_id,
+        "startRowIndex": 0,
+        "startColumnIndex": 0,
+        "endColumnIndex": len(header),
+    }  # no end row: rows added later are included
+    pivot = {
+        "source": source,
+        "rows": [{"sourceColumnOffset": at["Currency"], "showTotals": False,
+                  "sortOrder": "ASCENDING"},
+                 {"sourceColumnOffset": at["Period"], "showTotals": True,
+                  "sortOrder": "ASCENDING"}],
+        "columns": [{"sourceColumnOffset": at["Category"], "showTotals": False,
+                     "sortOrder": "ASCENDING"}],
+        "values": [{"sourceColumnOffset": at["Amount"], "summarizeFunction": "SUM",
+                    "name": "Spend"}],
+        "valueLayout": "HORIZONTAL",
+    }  # fmt: skip
+    return {"updateCells": {
+        "start": {"sheetId": sheet_id, "rowIndex": PIVOT_ROW, "columnIndex": width + 1},
+        "rows": [{"values": [{"pivotTable": pivot}]}], "fields": "pivotTable"}}  # fmt: skip
 
 
 def allocation_requests(
