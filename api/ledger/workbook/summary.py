@@ -20,7 +20,15 @@ from api.ledger.workbook.cells import encoder
 from api.ledger.workbook.tabs import CHART_TYPES, TabEdit
 from api.ledger.workbook.xlsx_package import BookWriter, quote_sheet
 from api.ledger.workbook.xlsx_raw import RawRow
-from api.ledger.workbook.xlsx_write import NS_REL, XML_HEAD, Encoder, any_cell, rels_xml
+from api.ledger.workbook.xlsx_read import column_index
+from api.ledger.workbook.xlsx_write import (
+    NS_REL,
+    XML_HEAD,
+    Encoder,
+    any_cell,
+    rels_xml,
+    text_cell,
+)
 
 SUMMARY_TAB = "Summary"
 CLIENTS_TAB = "Clients"
@@ -95,15 +103,45 @@ def allocation_edit(allocations: Allocations) -> TabEdit:
 def _edited(
     rows: Iterator[Any], allocations: Allocations, width: int, key: int, client: int, billable: int
 ) -> Iterator[Any]:
+    letters = (column_letter(client), column_letter(billable))
     for row in rows:
         change = allocations.get(row[key])
         if change is None:
             yield row
             continue
+        if isinstance(row, RawRow) and billable == client + 1:
+            patched = _patched(row, letters, client, change)
+            if patched is not None:
+                yield patched
+                continue
         values = list(row.values() if isinstance(row, RawRow) else row)
         values += [None] * (width - len(values))
         values[client], values[billable] = change
         yield values
+
+
+def _patched(
+    row: RawRow, letters: tuple[str, str], client: int, change: tuple[str, bool]
+) -> RawRow | None:
+    """The row's XML with its Client and Billable cells replaced, without parsing the row
+    (a first refresh sets them on every line). None when another cell follows them."""
+    number = row.number
+    body = row.xml[: -len(b"</row>")]
+    for letter in letters:
+        at = body.find(f'<c r="{letter}{number}"'.encode())
+        if at >= 0:  # every cell we write ends with </c>; text inside is escaped
+            body = body[:at] + body[body.index(b"</c>", at) + 4 :]
+    last = body.rfind(b'<c r="')
+    if last >= 0 and column_index(_letters(body[last + 6 : last + 10])) >= client:
+        return None
+    name, billable = change
+    cells = text_cell(f"{letters[0]}{number}", name) if name else ""
+    cells += f'<c r="{letters[1]}{number}" t="b"><v>{int(billable)}</v></c>'
+    return RawRow(body + cells.encode() + b"</row>", number, row._sheet)
+
+
+def _letters(ref: bytes) -> str:
+    return "".join(chr(b) for b in ref if 65 <= b <= 90)
 
 
 def drawing_xml(column: int, chart: Placed) -> bytes:
