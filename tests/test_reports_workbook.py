@@ -244,3 +244,25 @@ def test_summary_command_reapplies_edited_rules(tmp_path: Path) -> None:
     assert "Summary rebuilt" in result.output and "unknown field 'projekt'" in result.output
     assert {x["Client"] for x in ledger.rows("Line Items") if x["Project"] == "web-shop"} == {
         "Acme"}  # fmt: skip
+
+
+def test_a_client_name_that_looks_like_a_formula_stays_text(sink: WorkbookLedger) -> None:
+    book = openpyxl.load_workbook(sink.path)
+    clients = book["Clients"]
+    clients.delete_rows(2, len(RULES))
+    clients.append(["project: internal", "", "no"])
+    clients["B2"].value, clients["B2"].data_type = "=1+2", "s"  # typed as text
+    book.save(sink.path)
+    refresh(sink)
+    assert {x["Client"] for x in sink.rows("Line Items") if x["Project"] == "internal"} == {"=1+2"}
+    lines = openpyxl.load_workbook(sink.path)["Line Items"]
+    at = [c.value for c in lines[1]].index("Client")
+    (cell,) = [row[at] for row in lines.iter_rows(min_row=2) if row[at].value == "=1+2"]
+    assert cell.data_type == "s"
+    # A file in our own dialect: the changed row's XML is patched in place, text stays text.
+    key = next(x["Line Key"] for x in sink.rows("Line Items") if x["Project"] == "internal")
+    sink.write_reports([], {key: ("=HYPERLINK(1)", True)})
+    (row,) = [x for x in sink.rows("Line Items") if x["Line Key"] == key]
+    assert (row["Client"], row["Billable"]) == ("=HYPERLINK(1)", True)
+    with zipfile.ZipFile(sink.path) as package:
+        assert not any(b"<f>" in package.read(n) for n in package.namelist() if "worksheets" in n)
