@@ -132,8 +132,8 @@ def test_shared_tax_and_credit_split_per_invoice_to_the_cent() -> None:
         expected = sum(item["Amount"] for item in lines if item["Invoice Key"] == key)
         assert sum(s.cost for s in shares if s.invoice_key == key) == expected
     by_client = {s.client: s for s in shares if s.invoice_key == "inv1"}
-    # Net shared 8.33 split 100 : 50 : 33.33 -> 4.5442.. / 2.2721.. / 1.5146.. in cents:
-    # 4.54 / 2.27 / 1.51 = 8.32, the last cent to the largest fraction (Globex .46).
+    # Net shared 8.33 split 100 : 50 : 33.33 -> 454.37 / 227.19 / 151.44 cents: floors
+    # 4.54 / 2.27 / 1.51 = 8.32, the last cent to the largest fraction (Globex .44).
     assert by_client["Acme"].shared == Decimal("4.54")
     assert by_client[UNALLOCATED].shared == Decimal("2.27")
     assert by_client["Globex"].shared == Decimal("1.52")
