@@ -1,4 +1,5 @@
-"""The `billsync` command line: connect, sync, list, disconnect, demo, serve."""
+"""The `billsync` command line: connect, sync, list, disconnect, demo, serve, inbox, summary,
+export."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import click
 
-from api import connections, destinations, logs
+from api import connections, destinations, exports, logs, reports
+from api.core.bill_formats import DATE_FORMATS
 from api.core.model import RunRecord
 from api.errors import BillsyncError, ConfigError
 from api.factory import Services, build
@@ -383,6 +386,47 @@ def serve(obj: _Context, port: int) -> None:
         click.echo("Stopped.", err=True)
     finally:
         server.server_close()
+
+
+@cli.command()
+@click.argument("fmt", metavar="xero|qbo", type=click.Choice(exports.FORMATS))
+@click.option("--period", required=True, help="The month to export, YYYY-MM.")
+@click.option("--connection", "name", default=None, help="Only this connection's invoices.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write it here.")
+@click.option(
+    "--date-format",
+    type=click.Choice(sorted(DATE_FORMATS)),
+    default=None,
+    help="iso (2026-01-31), dmy (31/01/2026; Xero's default) or mdy (01/31/2026; QBO US).",
+)
+@click.pass_obj
+def export(
+    obj: _Context, fmt: str, period: str, name: str | None, out: str | None, date_format: str | None
+) -> None:
+    """Bills of one month as a Xero or QuickBooks Online import file (archived in Exports/)."""
+    services = obj.services()
+    connection = services.state.get_connection(name) if name else None
+    destination = services.engine.destinations(connection) if connection else None
+    result = exports.export_month(
+        destination.sink if destination else services.sink,
+        destination.files if destination else services.files,
+        fmt, period, connection=connection, date_format=date_format,
+        out=Path(out) if out else None, workdir=services.settings.home / "tmp",
+    )  # fmt: skip
+    click.echo(result.message())
+
+
+@cli.command()
+@click.option("--connection", "name", default=None, help="The ledger of this connection.")
+@click.pass_obj
+def summary(obj: _Context, name: str | None) -> None:
+    """Rebuild the Summary tab and re-apply the Clients rules now (after editing them)."""
+    services = obj.services()
+    connection = services.state.get_connection(name) if name else None
+    sink = services.engine.destinations(connection).sink if connection else services.sink
+    for problem in reports.refresh(sink):
+        click.echo(f"warning: {problem}", err=True)
+    click.echo(f"Summary rebuilt: {sink.location()}")
 
 
 # -- helpers -----------------------------------------------------------------------------------

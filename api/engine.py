@@ -94,6 +94,7 @@ class SyncEngine:
         clock: Callable[[], dt.datetime] = utcnow,
         progress_interval: float = 0.5,
         pdf_checker: PdfChecker | None = None,
+        after_change: Callable[[LedgerSink], Sequence[str]] | None = None,
     ) -> None:
         self.state = state
         self.secrets = secrets
@@ -104,6 +105,9 @@ class SyncEngine:
         self.clock = clock
         self.progress_interval = progress_interval
         self.pdf_checker = pdf_checker
+        # Called once after a run that changed the ledger (the Summary and Clients rebuild);
+        # its messages end the run's message.
+        self.after_change = after_change
 
     def sync(
         self,
@@ -381,7 +385,10 @@ class SyncEngine:
 
     def _finish(self, run: RunRecord, sink: LedgerSink | None, outcome: RunOutcome) -> RunRecord:
         status = outcome.status()
-        record = self.state.finish_run(run.id, status, outcome.counts, outcome.message())
+        message = outcome.message()
+        if sink is not None and status in ("succeeded", "partial") and outcome.changed:
+            message = " ".join([message, *self._after_change(sink)])
+        record = self.state.finish_run(run.id, status, outcome.counts, message)
         # A run that changed nothing is kept in the StateStore only: an hourly schedule would
         # otherwise spend a Sheets write (60/min quota) and a Runs row on every idle tick.
         # A ledger that cannot be read cannot take a Runs row either.
@@ -394,6 +401,17 @@ class SyncEngine:
         except BillsyncError as exc:  # the run itself is recorded in the state store
             log.warning("could not append run %s to the ledger: %s", run.id, exc)
         return record
+
+    def _after_change(self, sink: LedgerSink) -> Sequence[str]:
+        if self.after_change is None:
+            return ()
+        try:
+            return self.after_change(sink)
+        except BillsyncError as exc:  # the sync itself succeeded: say so, keep its rows
+            return (f"The Summary tab was not rebuilt: {exc}",)
+        except Exception as exc:
+            log.exception("rebuilding the Summary tab crashed")
+            return (f"The Summary tab was not rebuilt (internal error {type(exc).__name__}).",)
 
 
 class _Reporter:

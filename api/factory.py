@@ -9,6 +9,7 @@ from api.destinations import destination_for
 from api.engine import Destination, SyncEngine
 from api.errors import ConfigError
 from api.ports import FileStore, JobQueue, LedgerSink, Provider, SecretStore, StateStore
+from api.reports import refresh
 from api.settings import Settings, prepare_home
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
@@ -83,6 +84,7 @@ def build(settings: Settings) -> Services:
         pdf_checker=ArchivedPdfChecker(
             lambda: build_extractor(settings), state, threshold=settings.extract_confidence
         ),
+        after_change=refresh,
     )
     return Services(settings, state, secrets, sink, files, engine)
 

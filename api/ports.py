@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from api.core.document import ExtractedDocument
 from api.core.model import (
@@ -20,6 +20,7 @@ from api.core.model import (
     RunRecord,
 )
 from api.core.schedule import Schedule
+from api.core.summary import Table
 
 
 class Provider(Protocol):
@@ -81,6 +82,26 @@ class FileStore(Protocol):
         ...
 
     def location(self) -> str: ...
+
+
+@runtime_checkable
+class ReportSink(Protocol):
+    """A ledger that also keeps the Summary and Clients tabs (both sinks do)."""
+
+    def write_reports(self, tables: Sequence[Table], allocations: Allocations) -> None:
+        """Replace the Summary tab with `tables` (and its chart), add an empty Clients tab if
+        there is none, and set Client/Billable on the Line Items rows whose Line Key is in
+        `allocations` (and only those)."""
+        ...
+
+
+@runtime_checkable
+class ExportStore(Protocol):
+    """A FileStore that also keeps export files (both archives do)."""
+
+    def put_export(self, name: str, source: Path, sha256: str) -> DocumentLink:
+        """Archive `source` as `Exports/<name>`, replacing an older export of that name."""
+        ...
 
 
 class SecretStore(Protocol):
@@ -281,6 +302,7 @@ class Inbox(Protocol):
     def location(self) -> str: ...
 
 
+Allocations = Mapping[str, tuple[str, bool]]  # Line Key -> (Client, Billable)
 Clock = Any  # a zero-argument callable returning an aware UTC datetime
 
 

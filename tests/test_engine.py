@@ -342,6 +342,7 @@ def _engine(services: Services, **overrides: Any) -> SyncEngine:
         providers=services.provider,
         workdir=services.settings.home / "tmp",
         concurrency=4,
+        after_change=services.engine.after_change,
     )
 
 

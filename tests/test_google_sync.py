@@ -116,7 +116,7 @@ def test_rerun_with_nothing_new_makes_no_google_call_that_writes(
     assert fake_google.calls.of("drive.files.create") == []
 
 
-def test_a_changed_preview_is_one_batch_write_plus_its_run_row(
+def test_a_changed_preview_is_one_batch_write_plus_the_summary_and_run_row(
     services: Services, fake_google: FakeGoogle, do_sim: DigitalOceanSimulator
 ) -> None:
     services.engine.sync(NAME)
@@ -127,7 +127,7 @@ def test_a_changed_preview_is_one_batch_write_plus_its_run_row(
 
     assert run.counts.updated == 1
     writes = [c.method_id for c in fake_google.calls.writes()]
-    assert writes == ["sheets.spreadsheets.batchUpdate", "sheets.spreadsheets.batchUpdate"]
+    assert writes == ["sheets.spreadsheets.batchUpdate"] * 3  # rows, Summary, run row
     reads = [c.method_id for c in fake_google.calls.reads()]
     # at the start: is the Sheet in the Drive trash, is every indexed invoice in it; then one
     # read right before the write (rows are addressed by position: a person may move them)

@@ -20,6 +20,7 @@ from api.errors import SinkError
 from api.ports import StateStore
 
 FOLDER_MIME = "application/vnd.google-apps.folder"
+EXPORTS_FOLDER = "Exports"  # bill import files for accounting products
 MIME_TYPES = {"pdf": "application/pdf", "csv": "text/csv"}
 # appProperties: private to our OAuth client, so the tags survive renames and moves.
 KEY_PROPERTY = "billsyncKey"
@@ -131,6 +132,35 @@ class DriveStore:
         link = DocumentLink(kind=kind, url=archived.link, sha256=sha256)
         self._state.record_document(self._connection, invoice.key, link)
         return link
+
+    def put_export(self, name: str, source: Path, sha256: str) -> DocumentLink:
+        """Archive an export file as `<root>/Exports/<name>`: a new revision of the same file
+        when that export was made before (found by its tag `export:<name>`)."""
+        key = f"export:{name}"
+        with self._lock:
+            self._check_root()
+            if (EXPORTS_FOLDER,) not in self._folders:
+                self._folders[(EXPORTS_FOLDER,)] = self._folder(self.root_folder_id, EXPORTS_FOLDER)
+            folder = self._folders[(EXPORTS_FOLDER,)]
+        archived = self._contents_of(folder).get((key, "csv"))
+        if archived is None:
+            body = {"id": self._new_id(), "name": safe_file_name(name), "parents": [folder],
+                    "mimeType": MIME_TYPES["csv"],
+                    "appProperties": {KEY_PROPERTY: key, KIND_PROPERTY: "csv",
+                                      SHA_PROPERTY: sha256}}  # fmt: skip
+            with source.open("rb") as content:
+                files = self._api.files
+                raw = self._api.call(
+                    lambda: files.create(body=body, media_body=self._media(content, "csv"),
+                                         fields=FILE_FIELDS, supportsAllDrives=True),
+                    f"uploading {name}", allow=(409,),
+                )  # fmt: skip
+            archived = self._created(raw, body, f"uploading {name}")
+            with self._lock:
+                self._contents.setdefault(folder, {})[(key, "csv")] = archived
+        elif archived.sha256 != sha256:
+            archived = self._replace(archived, "csv", source, sha256)
+        return DocumentLink(kind="csv", url=archived.link, sha256=sha256)
 
     # -- finding what is already there -------------------------------------------------------
 

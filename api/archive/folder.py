@@ -24,6 +24,7 @@ JOURNAL_NAME = ".billsync-index.jsonl"  # tags added since, one JSON object a li
 LOCK_NAME = ".billsync-index.lock"
 COMPACT_AT = 256 * 1024  # journal bytes (~1,200 tags) before it is folded into the manifest
 # Folder names a person recognises; an unknown provider keeps its own name.
+EXPORTS_FOLDER = "Exports"  # bill import files for accounting products
 PROVIDER_FOLDERS = {"digitalocean": "DigitalOcean", "doit": "DoiT", "pdf": "PDF inbox"}
 
 
@@ -73,6 +74,22 @@ class FolderStore:
                 action="Check the disk space and that the folder is writable, then sync again.",
             ) from None
         return DocumentLink(kind=kind, url=target.resolve().as_uri(), sha256=sha256)
+
+    def put_export(self, name: str, source: Path, sha256: str) -> DocumentLink:
+        """Archive an export file as `<root>/Exports/<name>` (replacing an older export of the
+        same name), tagged with the key `export:<name>`; returns its link."""
+        target = self.root / EXPORTS_FOLDER / safe_file_name(name)
+        tag = {"file": target.relative_to(self.root).as_posix(), "key": f"export:{name}",
+               "kind": "csv", "sha256": sha256}  # fmt: skip
+        try:
+            self._archive(source, target, sha256, tag)
+        except OSError as exc:
+            raise SinkError(
+                f"Could not save the export {name} in {self.root} "
+                f"({exc.strerror or type(exc).__name__}).",
+                action="Check the disk space and that the folder is writable, then export again.",
+            ) from None
+        return DocumentLink(kind="csv", url=target.resolve().as_uri(), sha256=sha256)
 
     def index(self) -> dict[str, dict[str, str]]:
         """The manifest, journal applied: relative file path -> {"key", "kind", "sha256"}."""

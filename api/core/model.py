@@ -25,6 +25,11 @@ LINE_COLUMNS: tuple[str, ...] = (
     "Duration", "Unit", "Quantity", "Unit Price", "Amount", "Currency", "Line Key",
 )  # fmt: skip
 
+# Written by the allocation rules (Clients tab) after a sync, at the end of Line Items. Not in
+# LINE_COLUMNS: a sink keeps them per Line Key like a user's own column when a sync rewrites an
+# invoice's lines, so a re-sync never blanks an allocation (nor a user's own "Client" column).
+ALLOCATION_COLUMNS: tuple[str, ...] = ("Client", "Billable")
+
 RUN_COLUMNS: tuple[str, ...] = (
     "Started", "Finished", "Connection", "Trigger", "Status", "New", "Updated", "Unchanged",
     "Line Items", "Message",

@@ -173,6 +173,8 @@ def spreadsheet_resource(book: Spreadsheet) -> dict[str, Any]:
             sheet["developerMetadata"] = located
         if tab.basic_filter:
             sheet["basicFilter"] = tab.basic_filter
+        if tab.charts:
+            sheet["charts"] = copy.deepcopy(tab.charts)
         sheets.append(sheet)
     resource: dict[str, Any] = {
         "spreadsheetId": book.id,
@@ -471,7 +473,39 @@ def _delete_metadata(state: SheetsState, book: Spreadsheet, args: dict[str, Any]
     return {"deleteDeveloperMetadata": {"deletedDeveloperMetadata": doomed}}
 
 
+def _add_chart(state: SheetsState, book: Spreadsheet, args: dict[str, Any]) -> Reply:
+    """An embedded chart anchored on a tab; every source range must lie in an existing grid."""
+    chart = copy.deepcopy(args["chart"])
+    anchor = chart.get("position", {}).get("overlayPosition", {}).get("anchorCell")
+    if anchor is None:
+        raise bad_request("The fake only supports charts with an overlayPosition anchorCell")
+    tab = book.tab_by_id(anchor.get("sheetId", 0))
+    if (
+        anchor.get("rowIndex", 0) >= tab.row_count
+        or anchor.get("columnIndex", 0) >= tab.column_count
+    ):
+        raise bad_request("The chart's anchor cell is outside the sheet's grid")
+    basic = chart.get("spec", {}).get("basicChart")
+    if not basic or not basic.get("series") or not basic.get("domains"):
+        raise bad_request("The fake only supports basic charts with a domain and series")
+    parts = [d["domain"] for d in basic["domains"]] + [s["series"] for s in basic["series"]]
+    for part in parts:
+        for grid in part["sourceRange"]["sources"]:
+            source = book.tab_by_id(grid.get("sheetId", 0))
+            if (
+                grid["endRowIndex"] > source.row_count
+                or grid["endColumnIndex"] > source.column_count
+            ):
+                raise bad_request("A chart source range exceeds grid limits")
+            if grid["endColumnIndex"] - grid["startColumnIndex"] != 1:
+                raise bad_request("A chart series must be one column")
+    chart["chartId"] = state.next_id()
+    tab.charts.append(chart)
+    return {"addChart": {"chart": chart}}
+
+
 _REQUESTS: dict[str, Callable[[SheetsState, Spreadsheet, dict[str, Any]], Reply]] = {
+    "addChart": _add_chart,
     "addSheet": _add_sheet,
     "deleteSheet": _delete_sheet,
     "updateSheetProperties": _update_sheet_properties,

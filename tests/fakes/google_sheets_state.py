@@ -44,11 +44,13 @@ class Tab:
     cells: list[list[dict[str, Any]]] = field(default_factory=list)  # sparse: short rows OK
     basic_filter: dict[str, Any] | None = None
     column_widths: dict[int, int] = field(default_factory=dict)
+    charts: list[dict[str, Any]] = field(default_factory=list)  # EmbeddedChart resources
 
     def clone(self) -> Tab:
         twin = copy.copy(self)
         twin.cells = list(self.cells)
         twin.column_widths = dict(self.column_widths)
+        twin.charts = list(self.charts)
         return twin
 
     def cell(self, row: int, column: int) -> dict[str, Any]:

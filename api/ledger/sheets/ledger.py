@@ -30,6 +30,7 @@ from api.core.model import (
     LedgerBatch,
     RunRecord,
 )
+from api.core.summary import Table
 from api.core.text import column_letter
 from api.errors import RetriableSinkError, SinkError
 from api.ledger.damage import missing_key_column
@@ -47,8 +48,9 @@ from api.ledger.sheets.layout import (
 from api.ledger.sheets.plan import Request, TabState, chunk
 from api.ledger.sheets.rotation import Rotation, Routed, archived_years, plan_main
 from api.ledger.sheets.snapshot import FIELDS, FILTERS, Snapshot, parse, read_tags
+from api.ledger.sheets.summary import report_requests
 from api.ledger.sheets.year_archive import ArchiveBook, DriveArchives, typed_records
-from api.ports import Clock, utcnow
+from api.ports import Allocations, Clock, utcnow
 
 log = logs.get("sheets")
 
@@ -199,6 +201,15 @@ class SheetsLedger:
         self._tabs, self._states, self._missed, self._headers = None, None, None, {}
         if self._on_replaced is not None:
             self._on_replaced(new)
+
+    def write_reports(self, tables: Sequence[Table], allocations: Allocations) -> None:
+        """The Summary tab rebuilt (tables and chart), a Clients tab if missing, and the
+        changed Client/Billable cells of Line Items (see sheets.summary)."""
+        lines = self._layout()["line_items"]
+        header = self._header("line_items")
+        requests = report_requests(self._client, lines, header, tables, allocations)
+        for body in chunk([requests], self._max_batch):
+            self._client.batch_update(body)
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import fcntl
 import glob
 import threading
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,20 @@ from api.core.model import (
     LineItem,
     RunRecord,
 )
+from api.core.summary import Table
 from api.errors import SinkError
 from api.ledger.damage import missing_key_column
 from api.ledger.workbook.cells import model_value, row_typer
 from api.ledger.workbook.order import Placement, Rank, Scope, invoice_rank
-from api.ledger.workbook.tabs import TABS, TabEdit, fill_book, filled, header_names
+from api.ledger.workbook.summary import (
+    CLIENTS_TAB,
+    SUMMARY_TAB,
+    Allocations,
+    ClientsSheet,
+    SummarySheet,
+    allocation_edit,
+)
+from api.ledger.workbook.tabs import TABS, Generated, TabEdit, fill_book, filled, header_names
 from api.ledger.workbook.xlsx_package import BookWriter
 from api.ledger.workbook.xlsx_raw import RawRow, RawSheet, is_ours
 from api.ledger.workbook.xlsx_read import NotAWorkbook, XlsxReader
@@ -94,11 +103,24 @@ class WorkbookLedger:
 
     # -- the rewrite ------------------------------------------------------------------------
 
-    def _rewrite(self, edits: Callable[[XlsxReader | None], dict[str, TabEdit]]) -> None:
+    def write_reports(self, tables: Sequence[Table], allocations: Allocations) -> None:
+        """Replace the Summary tab (tables and chart), add a Clients tab if there is none, and
+        set Client/Billable on the Line Items rows named in `allocations`; one rewrite."""
+        edits = {"Line Items": allocation_edit(allocations)} if allocations else {}
+        self._rewrite(
+            lambda _reader: edits,
+            {SUMMARY_TAB: SummarySheet(tables), CLIENTS_TAB: ClientsSheet()},
+        )
+
+    def _rewrite(
+        self,
+        edits: Callable[[XlsxReader | None], dict[str, TabEdit]],
+        generated: Mapping[str, Generated] | None = None,
+    ) -> None:
         with self._lock, self._file_lock(), self._open() as reader:
             self._remove_stale_temps()
             planned = edits(reader)
-            self._save(lambda book: fill_book(book, reader, planned))
+            self._save(lambda book: fill_book(book, reader, planned, generated))
 
     def _remove_stale_temps(self) -> None:
         """Temp files of writers that died (killed, power cut) before renaming: only a holder of

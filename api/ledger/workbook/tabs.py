@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from api.core.model import (
     DATE_COLUMNS,
@@ -40,21 +40,76 @@ RIGHT_ALIGNED = (
 TabEdit = Callable[[list[str], Iterator[Any]], Iterator[Any]]
 
 
-def fill_book(book: BookWriter, reader: XlsxReader | None, edits: dict[str, TabEdit]) -> None:
-    """Every sheet of the old file in its order (edited where asked), then missing ledger tabs."""
+def fill_book(
+    book: BookWriter,
+    reader: XlsxReader | None,
+    edits: dict[str, TabEdit],
+    generated: Mapping[str, Generated] | None = None,
+) -> None:
+    """Every sheet of the old file in its order (edited where asked, or written anew by a
+    `generated` writer), then missing ledger tabs, then generated sheets not there yet."""
     ours = reader is not None and is_ours(reader)
     sheets = reader.sheets if reader else []
     present = {sheet.title for sheet in sheets}
-    book.start(len(sheets) + sum(tab not in present for tab in TABS))
+    generated = {title: writer for title, writer in (generated or {}).items()
+                 if writer.replace or title not in present}  # fmt: skip
+    carried = drawing_parts(reader, sheets, generated) if ours else {}  # type: ignore[arg-type]
+    new = [title for title in generated if title not in present]
+    parts = [part for paths in carried.values() for part in paths if part in CHART_TYPES]
+    parts += [part for writer in generated.values() for part in writer.parts]
+    count = len(sheets) + sum(tab not in present for tab in TABS) + len(new)
+    book.start(count, parts=[(part, CHART_TYPES[part]) for part in parts])
     for sheet in sheets:
-        if ours:
+        if sheet.title in generated:
+            generated[sheet.title].write(book)
+        elif ours:
             _copy_ours(book, reader, sheet, edits)  # type: ignore[arg-type]
+            for part in carried.get(sheet.title, ()):
+                book.write_part(part, reader.part(part) or b"")  # type: ignore[union-attr]
         else:
             _copy_sheet(book, reader, sheet, edits)  # type: ignore[arg-type]
     for tab in TABS:
         if tab not in present:
             edit = edits.get(tab, keep)
             write_tab(book, tab, list(TABS[tab]), edit(list(TABS[tab]), iter(())))
+    for title in new:
+        generated[title].write(book)
+
+
+class Generated(Protocol):
+    """A sheet billsync writes whole (the Summary, a new Clients tab), with the extra package
+    parts it adds (CHART_TYPES paths)."""
+
+    parts: tuple[str, ...]
+    replace: bool  # False: written only when the file has no sheet of that title
+
+    def write(self, book: BookWriter) -> None: ...
+
+
+CHART_TYPES = {
+    "xl/drawings/drawing1.xml": "application/vnd.openxmlformats-officedocument.drawing+xml",
+    "xl/charts/chart1.xml": "application/vnd.openxmlformats-officedocument.drawingml.chart+xml",
+}
+
+
+def drawing_parts(
+    reader: XlsxReader, sheets: list[Sheet], generated: Mapping[str, Generated]
+) -> dict[str, list[str]]:
+    """Per sheet of a file in our dialect, its drawing parts to copy along with it (the
+    Summary's chart): the drawing, the drawing's relationships, its charts."""
+    found: dict[str, list[str]] = {}
+    for sheet in sheets:
+        if sheet.title in TABS or sheet.title in generated:
+            continue
+        for kind, target in reader.rels(sheet.path).values():
+            if kind != "drawing" or target not in CHART_TYPES:
+                continue
+            folder, name = target.rsplit("/", 1)
+            paths = [target, f"{folder}/_rels/{name}.rels"]
+            charts = reader.rels(target).values()
+            paths += [t for k, t in charts if k == "chart" and t in CHART_TYPES]
+            found[sheet.title] = [p for p in paths if reader.part(p) is not None]
+    return found
 
 
 def _copy_ours(

@@ -42,9 +42,13 @@ class BookWriter:
         self._sheets: list[tuple[str, str | None]] = []  # (title, autofilter range)
         self._titled: set[int] = set()  # sheets whose header row repeats on every printed page
         self._count = 0
+        self._extra: list[tuple[str, str]] = []
 
-    def start(self, count: int) -> None:
+    def start(self, count: int, *, parts: Sequence[tuple[str, str]] = ()) -> None:
+        """Begin the package of `count` sheets; `parts` are extra (part path, content type)
+        pairs the sheets will add with `write_part` (a drawing and its chart)."""
         self._count = count
+        self._extra = list(parts)
         self._zip.write("[Content_Types].xml", self._content_types())
         self._zip.write(
             "_rels/.rels",
@@ -89,6 +93,10 @@ class BookWriter:
         """A sheet of a file in our own dialect, copied without reading its rows."""
         self._zip.copy_raw(self._part(len(self._sheets) + 1), source, info)
         self._add(title, ref, rels, print_header)
+
+    def write_part(self, name: str, data: bytes) -> None:
+        """Another package part (announced in `start`), e.g. xl/charts/chart1.xml."""
+        self._zip.write(name, data)
 
     def close(self) -> None:
         count = len(self._sheets)
@@ -145,6 +153,7 @@ class BookWriter:
                      ("/docProps/app.xml", f"{main}.extended-properties+xml")]  # fmt: skip
         overrides += [(f"/{self._part(i)}", f"{main}.spreadsheetml.worksheet+xml")
                       for i in range(1, self._count + 1)]  # fmt: skip
+        overrides += [(f"/{name}", kind) for name, kind in self._extra]
         return (
             f'{XML_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
             f'<Default Extension="rels" ContentType="{package}.relationships+xml"/>'

@@ -212,6 +212,7 @@ class SheetWriter:
         self.money_style = MONEY  # of the row being written (its currency's minor unit)
         self._printable = printable
         self._base = base
+        self.drawing = ""  # the part path of the sheet's drawing (a chart), if any
         self._letters = [column_letter(i) for i in range(64)]
         head = [XML_HEAD, f'<worksheet xmlns="{NS_MAIN}" xmlns:r="{NS_REL}">']
         if printable:
@@ -283,8 +284,9 @@ class SheetWriter:
         return inner.replace(f'<c r="{ref}"', f'<c r="{ref}" s="{LINK}"', 1) if inner else ""
 
     def close(self, *, filter_columns: int = 0) -> str | None:
-        """End the sheet, with an autofilter over the first `filter_columns` columns if any;
-        returns the autofilter's range (for the workbook's defined name)."""
+        """End the sheet, with an autofilter over the first `filter_columns` columns if any
+        (and the drawing named by `self.drawing`, a part path); returns the autofilter's range
+        (for the workbook's defined name)."""
         tail = ["</sheetData>"]
         ref = None
         if filter_columns and self.rows:
@@ -299,6 +301,8 @@ class SheetWriter:
                     'footer="0.5"/>')  # fmt: skip
         if self._printable:  # fitToHeight 0: as many pages down as the rows need
             tail.append('<pageSetup orientation="landscape" fitToWidth="1" fitToHeight="0"/>')
+        if self.drawing:  # after the links' rIds: rId{len(links) + 1}
+            tail.append(f'<drawing r:id="rId{len(self.links) + 1}"/>')
         tail.append("</worksheet>")
         self._add("".join(tail).encode())
         self._flush()
@@ -306,12 +310,13 @@ class SheetWriter:
         return ref
 
     def rels(self) -> bytes | None:
-        if not self.links:
-            return None
-        return rels_xml(
+        rels = [
             (f"rId{i}", f"{NS_REL}/hyperlink", relative_link(url, self._base), True)
             for i, (_cell, url) in enumerate(self.links, 1)
-        )
+        ]
+        if self.drawing:
+            rels.append((f"rId{len(rels) + 1}", f"{NS_REL}/drawing", f"/{self.drawing}", False))
+        return rels_xml(rels) if rels else None
 
     def _letter(self, index: int) -> str:
         return self._letters[index] if index < 64 else column_letter(index)

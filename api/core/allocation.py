@@ -1,0 +1,251 @@
+"""Allocation rules (the Clients tab): each line's client, and cent-exact splits of shared lines.
+
+Rules are rows of `Match`, `Client`, `Billable`, `Markup %`, read by header; the first rule
+that matches a line wins. `Match` is `field: pattern` (fields below) or a bare pattern that is
+tried against the project, group, resource id and resource uuid. Patterns are case-insensitive
+shell globs (`web-*`); a description pattern without a wildcard matches anywhere in the text.
+A line no rule matches is "Unallocated", except taxes, credits and support, which are "Shared":
+split across the invoice's clients in proportion to their spend, in whole cents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from fnmatch import translate
+from typing import Any, TypeVar
+
+from api.core.money import minor_unit
+
+UNALLOCATED = "Unallocated"
+SHARED = "Shared"
+CLIENT_COLUMNS = ("Match", "Client", "Billable", "Markup %")
+MATCH_FIELDS: dict[str, tuple[str, ...]] = {
+    "project": ("Project",),
+    "resource": ("Resource ID", "Resource UUID"),
+    "group": ("Group",),
+    "description": ("Description",),
+    "product": ("Product",),
+    "category": ("Category",),
+    "account": ("Account",),
+}
+BARE_FIELDS = ("Project", "Group", "Resource ID", "Resource UUID")
+SHARED_CATEGORIES = frozenset({"Tax", "Credit"})
+_YES = frozenset({"yes", "y", "true", "1"})
+_NO = frozenset({"no", "n", "false", "0", ""})
+_WILDCARDS = frozenset("*?[")
+
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One Clients row: `number` is its place among the rules (1 = first), for messages."""
+
+    number: int
+    match: str
+    fields: tuple[str, ...]
+    pattern: str  # a shell glob, matched ignoring case
+    client: str
+    billable: bool
+    markup: Decimal  # percent points: 15 means 15 %
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Compiled once: rules x lines matches are the refresh's hot loop.
+        object.__setattr__(self, "regex", re.compile(translate(self.pattern), re.IGNORECASE))
+
+    def matches(self, line: Mapping[str, Any]) -> bool:
+        match = self.regex.match
+        for name in self.fields:
+            value = line.get(name)
+            if value is not None and match(value if type(value) is str else _text(value)):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Where one line's cost goes."""
+
+    client: str
+    billable: bool = False
+    markup: Decimal = Decimal(0)
+
+    @property
+    def shared(self) -> bool:
+        return self.client == SHARED
+
+
+def parse_rules(rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
+    """Clients rows (dicts keyed by header) -> (the valid rules in order, one message per bad row).
+
+    A bad row (unknown match field, empty client, Billable not yes/no, Markup % not a number)
+    is skipped and reported; it never stops the others. A tab without Match and Client columns
+    gives no rules and one message.
+    """
+    if not rows:
+        return (), ()
+    keys = {_key(name): name for name in rows[0]}
+    missing = [name for name in ("Match", "Client") if _key(name) not in keys]
+    if missing:
+        return (), (f"The Clients tab has no {' or '.join(missing)} column; no rule was applied.",)
+    rules: list[Rule] = []
+    problems: list[str] = []
+    for number, row in enumerate(rows, 1):
+        values = {_key(name): value for name, value in row.items()}
+        if not any(_text(v) for v in values.values()):
+            continue
+        rule, problem = _rule(number, values)
+        if rule is not None:
+            rules.append(rule)
+        if problem:
+            problems.append(problem)
+    return tuple(rules), tuple(problems)
+
+
+def _rule(number: int, values: Mapping[str, Any]) -> tuple[Rule | None, str]:
+    match, client = _text(values.get("match")), _text(values.get("client"))
+    where = f"Clients rule {number} (Match '{match}')"
+    if not match:
+        return None, f"{where}: Match is empty; the rule was skipped."
+    if not client:
+        return None, f"{where}: Client is empty; the rule was skipped."
+    name, sep, pattern = match.partition(":")
+    name = name.strip()
+    if sep and name.lower() in MATCH_FIELDS:
+        fields, pattern = MATCH_FIELDS[name.lower()], pattern.strip()
+        if name.lower() == "description" and not _WILDCARDS & set(pattern):
+            pattern = f"*{pattern}*"
+    elif sep and " " not in name and "*" not in name:
+        known = ", ".join(MATCH_FIELDS)
+        return None, f"{where}: unknown field '{name}' (use one of {known}); skipped."
+    else:
+        fields, pattern = BARE_FIELDS, match
+    billable = _yes_no(values.get("billable"))
+    if billable is None:
+        return None, f"{where}: Billable must be yes or no, not '{_text(values['billable'])}'."
+    markup = _percent(values.get("markup %"))
+    if markup is None:
+        return None, f"{where}: Markup % must be a number, not '{_text(values['markup %'])}'."
+    return Rule(number, match, fields, pattern, client, billable, markup), ""
+
+
+def allocate(line: Mapping[str, Any], rules: Iterable[Rule]) -> Allocation:
+    """The first matching rule's client; else Shared for taxes, credits and support, else
+    Unallocated. A rule whose Client is 'Shared' makes its lines shared too."""
+    return allocate_all([line], tuple(rules))[0]
+
+
+def allocate_all(lines: Sequence[Mapping[str, Any]], rules: Sequence[Rule]) -> list[Allocation]:
+    """`allocate` for many lines: the rules are compiled once into one regex per field set
+    (alternatives in rule order, so the regex's first match is the first matching rule)."""
+    groups: dict[tuple[str, ...], list[Rule]] = {}
+    for rule in rules:
+        groups.setdefault(rule.fields, []).append(rule)
+    compiled = [
+        (fields, re.compile("|".join(f"(?P<r{i}>{translate(r.pattern)})" for i, r in enumerate(
+            group)), re.IGNORECASE), group)
+        for fields, group in groups.items()
+    ]  # fmt: skip
+    answers = {rule.number: _answer(rule) for rule in rules}
+    result = []
+    for line in lines:
+        first: int | None = None
+        for fields, regex, group in compiled:
+            for name in fields:
+                value = line.get(name)
+                found = regex.match(value if type(value) is str else _text(value))
+                if found is not None:  # every field: another may match an earlier rule
+                    number = group[int(str(found.lastgroup)[1:])].number
+                    first = number if first is None else min(first, number)
+        if first is not None:
+            result.append(answers[first])
+        else:
+            result.append(Allocation(SHARED if is_shared(line) else UNALLOCATED))
+    return result
+
+
+def _answer(rule: Rule) -> Allocation:
+    if rule.client.lower() == SHARED.lower():
+        return Allocation(SHARED)
+    return Allocation(rule.client, rule.billable, rule.markup)
+
+
+def is_shared(line: Mapping[str, Any]) -> bool:
+    category = _text(line.get("Category"))
+    product = _text(line.get("Product")).lower()
+    return category in SHARED_CATEGORIES or "support" in product
+
+
+def split_cents(
+    amount: Decimal, weights: Sequence[tuple[K, Decimal]], currency: str
+) -> dict[K, Decimal]:
+    """Split `amount` across keys in proportion to their positive weights, in whole minor units
+    (cents; yen whole), so the parts add up to `amount` exactly (largest-remainder method).
+
+    The remainder units go to the largest fractional parts; ties go to the earlier key in
+    `weights` order, so the split is deterministic. A sub-cent tail of `amount` (provider
+    amounts with more decimals than the currency) is added to the first key that gets a part.
+    With no positive weight the whole amount goes to the first key. Raises ValueError when
+    `weights` is empty.
+    """
+    if not weights:
+        raise ValueError("nothing to split across")
+    unit = minor_unit(currency)
+    sign = -1 if amount < 0 else 1
+    whole = (abs(amount) / unit).to_integral_value(rounding=ROUND_FLOOR)
+    tail = abs(amount) - whole * unit
+    positive = [(key, weight) for key, weight in weights if weight > 0]
+    total_weight = sum((weight for _, weight in positive), Decimal(0))
+    parts: dict[K, Decimal] = {key: Decimal(0) for key, _ in weights}
+    if total_weight <= 0:
+        first = weights[0][0]
+        parts[first] = amount
+        return parts
+    shares = [(key, whole * weight / total_weight) for key, weight in positive]
+    floors = {key: share.to_integral_value(rounding=ROUND_FLOOR) for key, share in shares}
+    left = int(whole - sum(floors.values(), Decimal(0)))
+    order = sorted(range(len(shares)), key=lambda i: (-(shares[i][1] - floors[shares[i][0]]), i))
+    for index in order[:left]:
+        floors[shares[index][0]] += 1
+    for key, units in floors.items():
+        parts[key] = sign * units * unit
+    parts[positive[0][0]] += sign * tail
+    return parts
+
+
+def _key(name: object) -> str:
+    return _text(name).lower()
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value).strip()
+
+
+def _yes_no(value: object) -> bool | None:
+    text = _text(value).lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    return None
+
+
+def _percent(value: object) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    text = _text(value).rstrip("%").strip()
+    if not text:
+        return Decimal(0)
+    try:
+        result = Decimal(text)
+    except InvalidOperation:
+        return None
+    return result if result.is_finite() else None

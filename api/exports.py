@@ -1,0 +1,166 @@
+"""`billsync export xero|qbo`: one month's bills as import files, archived under Exports/.
+
+Reads the ledger (Invoices, Line Items, the Clients rules and an optional Accounts tab), builds
+the bills in the pure core (core.bills, core.bill_formats), writes each file with the csv
+module, archives it as `Exports/<YYYY-MM> <format>.csv` and appends a Runs row that links it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from api.core.bill_formats import QBO_COLUMNS, XERO_COLUMNS, qbo_rows, xero_files
+from api.core.bills import Bill, month_bills, parse_accounts
+from api.core.model import Connection, DocumentLink, RunCounts, RunRecord
+from api.errors import ConfigError
+from api.ports import ExportStore, FileStore, LedgerSink
+from api.reports import CLIENTS_TAB, allocations_by_key
+
+FORMATS = ("xero", "qbo")
+ACCOUNTS_TAB = "Accounts"
+DEFAULT_DATES = {"xero": "dmy", "qbo": "mdy"}
+_PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+@dataclass(frozen=True)
+class Export:
+    """What one export made: the archived files (name, link), bills, and what was left out."""
+
+    format: str
+    period: str
+    files: tuple[tuple[str, DocumentLink], ...]
+    bills: int
+    notes: tuple[str, ...]
+
+    def message(self) -> str:
+        product = {"xero": "Xero", "qbo": "QuickBooks Online"}[self.format]
+        if not self.files:
+            text = f"No {product} bills for {self.period}: the ledger has no invoice of that month"
+            return " ".join([text + "; nothing was exported.", *self.notes])
+        links = ", ".join(link.url for _, link in self.files)
+        text = f"{product} bills for {self.period}: {self.bills} bills in {links}"
+        return " ".join([text + ".", *self.notes])
+
+
+def export_month(
+    sink: LedgerSink,
+    store: FileStore,
+    fmt: str,
+    period: str,
+    *,
+    connection: Connection | None = None,
+    date_format: str | None = None,
+    out: Path | None = None,
+    workdir: Path,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> Export:
+    """Export the bills of `period` (YYYY-MM) in `fmt` ("xero" | "qbo"); `connection` keeps its
+    provider and account's invoices only (None: every invoice in the ledger). Raises ConfigError
+    for a bad format or period, or an archive without export support."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"Unknown export format '{fmt}'.", action="Use xero or qbo.")
+    if not _PERIOD.fullmatch(period):
+        raise ConfigError(f"'{period}' is not a month.", action="Give --period as YYYY-MM.")
+    if not isinstance(store, ExportStore):
+        raise ConfigError("This archive cannot keep export files.")
+    bills, notes = _bills(sink, period, connection)
+    dates = date_format or DEFAULT_DATES[fmt]
+    tables: list[tuple[Sequence[str], list[dict[str, str]]]]
+    if fmt == "xero":
+        accounts = _accounts(sink, notes)
+        tables = [(XERO_COLUMNS, rows) for rows in xero_files(bills, accounts, dates)]
+    else:
+        rows, skipped = qbo_rows(bills, _accounts(sink, notes), dates)
+        notes += skipped
+        tables = [(QBO_COLUMNS, rows)] if rows else []
+    archived = []
+    for number, (header, rows) in enumerate(tables, 1):
+        name = f"{period} {fmt}.csv" if number == 1 else f"{period} {fmt} {number}.csv"
+        link = _archive(store, name, header, rows, workdir, _out(out, number))
+        archived.append((name, link))
+    result = Export(fmt, period, tuple(archived), len(bills), tuple(notes))
+    if archived:
+        _record(sink, result, connection.name if connection else "", clock)
+    return result
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:
+    """UTF-8 CSV, comma separated, quoted where needed, CRLF line ends (RFC 4180)."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(header))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _bills(
+    sink: LedgerSink, period: str, connection: Connection | None
+) -> tuple[list[Bill], list[str]]:
+    invoices = sink.rows("Invoices")
+    lines = sink.rows("Line Items")
+    if connection is not None:
+        invoices, lines = _of(invoices, connection), _of(lines, connection)
+    month = [line for line in lines if line.get("Period") == period]
+    allocations, problems = allocations_by_key(month, sink.rows(CLIENTS_TAB))
+    return month_bills(invoices, month, period, allocations), list(problems)
+
+
+def _of(rows: list[dict[str, Any]], connection: Connection) -> list[dict[str, Any]]:
+    """The connection's rows: its provider (the ledger shows "DigitalOcean" for the connection's
+    "digitalocean") and its account."""
+    wanted = (connection.provider.lower(), connection.account)
+    return [r for r in rows if (str(r.get("Provider") or "").lower(), r.get("Account")) == wanted]
+
+
+def _accounts(sink: LedgerSink, notes: list[str]) -> Any:
+    accounts, problems = parse_accounts(sink.rows(ACCOUNTS_TAB))
+    notes += problems
+    return accounts
+
+
+def _archive(
+    store: ExportStore,
+    name: str,
+    header: Sequence[str],
+    rows: Sequence[Mapping[str, str]],
+    workdir: Path,
+    out: Path | None,
+) -> DocumentLink:
+    workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=workdir) as folder:
+        path = Path(folder) / "export.csv"
+        write_csv(path, header, rows)
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        link = store.put_export(name, path, digest)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, out)
+    return link
+
+
+def _out(out: Path | None, number: int) -> Path | None:
+    if out is None or number == 1:
+        return out
+    return out.with_name(f"{out.stem} {number}{out.suffix}")
+
+
+def _record(
+    sink: LedgerSink, export: Export, connection: str, clock: Callable[[], dt.datetime]
+) -> None:
+    now = clock()
+    run = RunRecord(
+        id=f"export-{uuid.uuid4().hex[:12]}", connection=connection or "(all connections)",
+        trigger="export", status="succeeded", started=now, finished=now,
+        counts=RunCounts(), message=export.message(),
+    )  # fmt: skip
+    sink.append_run(run)
