@@ -35,7 +35,9 @@ VOLATILE = {"Synced At", "PDF", "CSV"}  # when and where it was written, not wha
 
 @pytest.fixture
 def slow_sim() -> Iterator[DigitalOceanSimulator]:
-    config = DOSimConfig(months=12, items_per_invoice=12, today=TODAY, latency=0.08)
+    # Slow enough that the first instance is surely mid-fetch when it is killed (48 fetch calls
+    # at 0.15 s over the instance's 2 workers take ~3.6 s; the kill comes after 3 invoices).
+    config = DOSimConfig(months=12, items_per_invoice=12, today=TODAY, latency=0.15)
     with DigitalOceanSimulator(config) as simulator:
         yield simulator
 
@@ -63,6 +65,7 @@ def _instance(home: Path, sim_url: str, tasks_url: str, port: int) -> subprocess
         "BILLSYNC_HOME": str(home),
         "BILLSYNC_AUTH": "local",
         "BILLSYNC_LOCAL_KEY": KEY,
+        "BILLSYNC_CONCURRENCY": "2",
         "DIGITALOCEAN_API_URL": sim_url,
         "BILLSYNC_TASKS_QUEUE": QUEUE,
         "CLOUD_TASKS_ENDPOINT": tasks_url,
