@@ -386,15 +386,19 @@ class SyncEngine:
     def _finish(self, run: RunRecord, sink: LedgerSink | None, outcome: RunOutcome) -> RunRecord:
         status = outcome.status()
         message = outcome.message()
-        if sink is not None and status in ("succeeded", "partial") and outcome.changed:
-            message = " ".join([message, *self._after_change(sink)])
+        # The Summary and Clients follow every run that wrote rows, even unchanged ones (a --full
+        # rerun after editing the Clients rules, a ledger rebuilt after a crash).
+        notes: Sequence[str] = ()
+        if sink is not None and status in ("succeeded", "partial") and outcome.written:
+            notes = self._after_change(sink)
+            message = " ".join([message, *notes])
         record = self.state.finish_run(run.id, status, outcome.counts, message)
         # A run that changed nothing is kept in the StateStore only: an hourly schedule would
         # otherwise spend a Sheets write (60/min quota) and a Runs row on every idle tick.
         # A ledger that cannot be read cannot take a Runs row either.
         if sink is None or outcome.ledger_unusable:
             return record
-        if status == "succeeded" and not outcome.changed:
+        if status == "succeeded" and not outcome.changed and not notes:  # notes: say them
             return record
         try:
             sink.append_run(record)

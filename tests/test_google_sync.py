@@ -130,8 +130,12 @@ def test_a_changed_preview_is_one_batch_write_plus_the_summary_and_run_row(
     assert writes == ["sheets.spreadsheets.batchUpdate"] * 3  # rows, Summary, run row
     reads = [c.method_id for c in fake_google.calls.reads()]
     # at the start: is the Sheet in the Drive trash, is every indexed invoice in it; then one
-    # read right before the write (rows are addressed by position: a person may move them)
-    assert reads == ["drive.files.get"] + ["sheets.spreadsheets.getByDataFilter"] * 2
+    # read right before the write (rows are addressed by position: a person may move them);
+    # then the Summary rebuild: the tabs, the Clients rules, the lines, the tabs again
+    assert reads == ["drive.files.get"] + ["sheets.spreadsheets.getByDataFilter"] * 2 + [
+        "sheets.spreadsheets.get", "sheets.spreadsheets.values.batchGet",
+        "sheets.spreadsheets.values.batchGet", "sheets.spreadsheets.get",
+    ]  # fmt: skip
     previews = [r for r in sheet(services).rows("Invoices") if r["Status"] == "Preview"]
     assert len(previews) == 1
 
