@@ -149,8 +149,9 @@ def build_queue(services: Services) -> JobQueue:
             audience=cloud.tasks_audience,
             endpoint=cloud.tasks_endpoint,
         )
+    from api.inboxes import execute_with_inbox
     from api.jobs.local import ThreadQueue
 
-    queue = ThreadQueue(services.engine.execute, workers=cloud.workers)
+    queue = ThreadQueue(lambda run_id: execute_with_inbox(services, run_id), workers=cloud.workers)
     queue.recover(services.state)
     return queue

@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
-from api.core.model import Connection, DocumentLink
+from api import logs
+from api.core.model import Connection, DocumentLink, RunRecord
 from api.destinations import destination_for, uses_google
+from api.errors import BillsyncError
 from api.extractors import ATTACHED_KIND
 from api.factory import Services
 from api.inbox import PdfInbox
 from api.ports import Extractor, FileStore, Inbox, LedgerSink, StateStore
 
 LOCAL_INBOX = "inbox"
+
+log = logs.get("inbox")
 
 
 def local_inbox(services: Services, extractor: Extractor) -> PdfInbox:
@@ -47,6 +51,29 @@ def google_inbox(services: Services, connection: Connection, extractor: Extracto
     )  # fmt: skip
     return _inbox(services, f"{LOCAL_INBOX}:{connection.name}", inbox, destination.sink,
                   destination.files, extractor)  # fmt: skip
+
+
+def execute_with_inbox(services: Services, run_id: str) -> RunRecord:
+    """A service run: the API sync (`SyncEngine.execute`), then the PDF inbox of the same
+    ledger — the "Inbox" folder in a Sheet connection's Drive folder, or `$BILLSYNC_HOME/inbox/`
+    for the spreadsheet "local". The inbox has its own Runs row and never changes the run's
+    status; a file it cannot read stays in the inbox for the next run. Raises what `execute`
+    raises."""
+    from api.extractors import build_extractor
+
+    run = services.engine.execute(run_id)
+    if run.status not in ("succeeded", "partial"):  # a failed sync: its ledger may be unusable
+        return run
+    connection = services.state.get_connection(run.connection)
+    extractor = build_extractor(services.settings)
+    try:
+        if uses_google(connection.options) and connection.options.get("drive_folder"):
+            google_inbox(services, connection, extractor).run(run.trigger)
+        elif connection.spreadsheet_id == "local":
+            local_inbox(services, extractor).run(run.trigger)
+    except BillsyncError as exc:  # the inbox's own listing failed: the sync still stands
+        log.warning("inbox after run %s: %s", run.id, exc)
+    return run
 
 
 def _inbox(services: Services, name: str, inbox: Inbox, sink: LedgerSink, files: FileStore,

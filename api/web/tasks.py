@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import flask
 
+from api.inboxes import execute_with_inbox
 from api.jobs.tick import tick as schedule_tick
 from api.web import context
 from api.web import operations as ops
@@ -30,6 +31,6 @@ def execute_run(run_id: str) -> flask.Response:
     redelivery of a finished run answers at once with it; one still running elsewhere is 409
     (retryable), so Cloud Tasks tries again later."""
     ctx = context.current()
-    run = ctx.services.engine.execute(run_id)
+    run = execute_with_inbox(ctx.services, run_id)  # the sync, then its ledger's PDF inbox
     connection = ctx.services.state.get_connection(run.connection)
     return flask.jsonify(run=ops.run_json(ctx, connection, run))

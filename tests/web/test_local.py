@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import stat
+import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from api.ledger.workbook.ledger import WorkbookLedger
 from api.settings import Settings
+from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator
 from api.web import create_app
 from api.web.config import WebSettings
 from api.web.local import KEY_FILE, local_key
+from tests.fakes import invoice_pdfs
 from tests.web.conftest import bearer
 
 
@@ -61,3 +66,34 @@ def test_the_local_spreadsheet_is_only_for_local_mode(
     refused = client.get("/v1/spreadsheets/local/connections", headers=bearer(issuer.user()))
     assert refused.status_code == 403
     assert json.loads(refused.get_data())["error"]["code"] == "forbidden"
+
+
+def test_a_service_run_also_reads_its_ledgers_pdf_inbox(
+    settings: Settings, do_sim: DigitalOceanSimulator
+) -> None:
+    """Issue 12: the service's runs process the inbox of their ledger (here the local one)."""
+    local = replace(settings, digitalocean_api_url=do_sim.url)
+    app = create_app(local, WebSettings(auth="local"))
+    client, key = app.test_client(), local_key(local.home, None)
+    _, truth = invoice_pdfs.write(local.inbox_dir, "ruled", "hosting.pdf")
+    made = client.post(
+        "/v1/spreadsheets/local/connections", headers=bearer(key),
+        json={"provider": "digitalocean", "name": "acme", "token": DEMO_TOKEN},
+    )  # fmt: skip
+    assert made.status_code == 201, made.get_data(as_text=True)
+    connection_id = made.get_json()["connection"]["id"]
+    run = client.post(f"/v1/connections/{connection_id}/sync", headers=bearer(key)).get_json()
+    deadline = time.monotonic() + 60
+    while run["run"]["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, "the run never ended"
+        time.sleep(0.1)
+        run = client.get(f"/v1/runs/{run['run']['id']}", headers=bearer(key)).get_json()
+    assert run["run"]["status"] == "succeeded"
+    deadline = time.monotonic() + 30  # the inbox follows the sync in the same job
+    while (local.inbox_dir / "hosting.pdf").exists():
+        assert time.monotonic() < deadline, "the inbox was not read after the run"
+        time.sleep(0.1)
+    rows = WorkbookLedger(local.workbook_path).rows("Invoices")
+    pdf_rows = [row for row in rows if row["Provider"] == "PDF"]
+    assert [row["Invoice ID"] for row in pdf_rows] == [truth.invoice_id]
+    assert len(rows) == do_sim.config.months + 1 + 1  # the API invoices (+ preview) and the PDF
