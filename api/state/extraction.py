@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from api.core.document import ExtractedDocument, document_from_dict, document_to_dict
 from api.ports import Clock, utcnow
-from api.state.schema import UtcDateTime, create_engine
+from api.state.schema import UtcDateTime, create_engine, migrate
 
 metadata = sa.MetaData()
 
@@ -35,7 +35,7 @@ class SqlExtractionBook:
     def __init__(self, url: str, *, clock: Clock = utcnow) -> None:
         self._engine = create_engine(url)
         self._clock = clock
-        metadata.create_all(self._engine, checkfirst=True)
+        migrate(self._engine)  # the table is migration 0003's
 
     def cached(self, sha256: str) -> ExtractedDocument | None:
         with self._engine.connect() as conn:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from api.ports import utcnow
-from api.state.schema import UtcDateTime, create_engine
+from api.state.schema import UtcDateTime, create_engine, migrate
 
 metadata = sa.MetaData()
 
@@ -54,7 +54,7 @@ class AccountStore:
         self._sqlite = self._engine.dialect.name == "sqlite"
         self._lock = threading.Lock()  # SQLite allows one writer; queue ours
         self._clock = clock
-        metadata.create_all(self._engine)
+        migrate(self._engine)  # the tables are migration 0003's
 
     def close(self) -> None:
         self._engine.dispose()
