@@ -53,6 +53,8 @@ def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
     """billsync: cloud invoices into your ledger and archive."""
     # Without -v nothing is logged: every failure reaches the person as one human line.
     logs.configure(logging.DEBUG if verbose else QUIET, stream=sys.stderr)
+    # Libraries' own warnings (pypdf on a damaged inbox file, …) never reach the terminal raw.
+    logging.getLogger().addHandler(logging.NullHandler())
     ctx.obj = _Context(home, verbose)
 
 

@@ -11,11 +11,15 @@ from api.core.model import Connection
 from api.core.schedule import Schedule
 from api.core.text import fingerprint
 from api.engine import ProviderFactory
-from api.errors import BillsyncError, ConfigError, Conflict, NotFoundError
+from api.errors import AuthError, BillsyncError, ConfigError, Conflict, NotFoundError
 from api.ports import SecretStore, StateStore, utcnow
 from api.state.rows import new_connection_id
 
 PROVIDERS = ("digitalocean", "doit")
+# Every provider token is printable ASCII without spaces: DigitalOcean's `dop_v1_<64 hex>`,
+# DoiT's API keys (a JWT). Anything else is a paste gone wrong, refused before any call.
+_TOKEN_TEXT = re.compile(r"[\x21-\x7e]+")
+MIN_REDACTED = 8  # shorter strings are not searched for in provider text (they would shred it)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 
 
@@ -45,6 +49,7 @@ def connect(
     token = token.strip()
     if not token:
         raise ConfigError(f"No {provider} token was given.", action="Paste a read-only API token.")
+    check_token_text(provider, token)
     if any(c.name == name for c in state.list_connections(spreadsheet_id)):
         raise Conflict(
             f"A connection named '{name}' already exists.",
@@ -62,6 +67,8 @@ def connect(
         account = probe.account_label()
     finally:
         probe.close()
+    if len(token) >= MIN_REDACTED and token in account:  # a provider that echoes it back
+        account = account.replace(token, "[redacted]")
     # One secret per connection: the sheet keeps two sheets' same-named connections apart.
     scope = "" if spreadsheet_id == "local" else f"{spreadsheet_id}--"
     ref = secrets.put(
@@ -92,3 +99,16 @@ def disconnect(*, state: StateStore, secrets: SecretStore, name: str) -> Connect
     except NotFoundError:
         pass
     return connection
+
+
+def check_token_text(provider: str, token: str) -> None:
+    """AuthError (never sent to the provider) for a token with spaces, line breaks, control
+    characters or letters outside ASCII, which no DigitalOcean or DoiT token has."""
+    if not _TOKEN_TEXT.fullmatch(token):
+        label = {"digitalocean": "DigitalOcean", "doit": "DoiT"}.get(provider, provider)
+        raise AuthError(
+            f"The {label} token contains characters no {label} token has (spaces, line "
+            "breaks or letters outside ASCII).",
+            provider=provider,
+            action="Copy the token again from the provider's console and paste it whole.",
+        )

@@ -287,7 +287,7 @@ def _error_without(api_key: str) -> Callable[[httpx.Response], ProviderError]:
 
     def error_for(response: httpx.Response) -> ProviderError:
         error = parse_error(response)
-        if api_key and (api_key in error.message or api_key in (error.action or "")):
+        if len(api_key) >= 8 and (api_key in error.message or api_key in (error.action or "")):
             clean = type(error)(
                 error.message.replace(api_key, "[redacted]"), provider=DISPLAY_NAME,
                 status=error.status, action=(error.action or "").replace(api_key, "[redacted]"),

@@ -28,7 +28,10 @@ def read(name: str, *, optional: bool = False) -> dict[str, Any]:
     request = flask.request
     if optional and not request.get_data(cache=True):
         return {}
-    data = request.get_json(silent=True, force=True)
+    try:
+        data = request.get_json(silent=True, force=True)
+    except RecursionError:  # nesting deeper than the JSON decoder's stack
+        data = None
     if not isinstance(data, dict):
         raise InvalidRequest(
             "The request body must be a JSON object.",

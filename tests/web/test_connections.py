@@ -8,7 +8,7 @@ import flask
 import pytest
 
 from api.settings import Settings
-from api.simulators.digitalocean import DEMO_TOKEN
+from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator
 from api.web import create_app
 from api.web.config import WebSettings
 from tests.fakes.google import FakeGoogle
@@ -237,3 +237,39 @@ def test_a_revoked_grant_means_reconnect_google(
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "google_not_connected"
     assert "again" in response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "token", ["tökén", "dop_v1_abc\r\nX-Evil: 1", "dop v1 abc", "\u0000\ud800", "dop_v1_\t1"]
+)
+def test_a_token_no_provider_issues_is_422_at_once_without_a_provider_call(
+    client: Any, ann: dict[str, str], sheet: str, do_sim: DigitalOceanSimulator, token: str
+) -> None:
+    before = len(do_sim.requests)
+    bad = new_connection(client, ann, sheet, token=token)
+    assert bad.status_code == 422, bad.get_data(as_text=True)
+    error = bad.get_json()["error"]
+    assert error["code"] == "provider_auth" and error["retryable"] is False
+    assert "characters no DigitalOcean token has" in error["message"]
+    assert len(do_sim.requests) == before  # refused before anything was sent
+
+
+def test_a_short_wrong_token_leaves_the_providers_message_readable(
+    client: Any, ann: dict[str, str], sheet: str
+) -> None:
+    bad = new_connection(client, ann, sheet, token="a")
+    assert bad.status_code == 422
+    message = bad.get_json()["error"]["message"]
+    assert "DigitalOcean rejected the token" in message and "[redacted]" not in message
+
+
+def test_json_nested_past_the_decoders_depth_is_400_not_500(
+    client: Any, ann: dict[str, str], sheet: str
+) -> None:
+    body = "[" * 20000 + "]" * 20000
+    answer = client.post(
+        f"/v1/spreadsheets/{sheet}/connections", data=body,
+        headers={**ann, "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["code"] == "invalid_request"

@@ -48,4 +48,3 @@ def upgrade() -> None:
             sa.Column("code_verifier", sa.String(200), nullable=False),
             sa.Column("expires_at", UtcDateTime, nullable=False),
         )
-
