@@ -180,3 +180,38 @@ def test_xero_files_hold_at_most_500_bills_and_tax_rides_on_the_lines() -> None:
     assert [r["Description"] for r in first] == ["a", "b", "credit"]  # no tax line
     assert [r["TaxAmount"] for r in first] == ["0.33", "0.67", ""]  # 1.00 split 10 : 20
     assert [r["*TaxType"] for r in first] == ["Tax on Purchases"] * 2 + ["Tax Exempt"]
+
+
+def test_a_pdf_invoices_bill_names_its_supplier_and_carries_its_tax() -> None:
+    """The inbox's invoices keep their tax on the invoice row (no Tax line): the bill must
+    still add up to the invoice total, and its supplier is the Account, not "PDF"."""
+    from api.core.bill_formats import qbo_rows, xero_files
+    from api.core.bills import DEFAULT_ACCOUNTS, month_bills
+    from tests.export_rules import validate_qbo, validate_xero
+
+    invoice = {"Provider": "PDF", "Account": "Linode LLC", "Invoice ID": "LN-2026-0042",
+               "Invoice Key": "pdf:abc", "Period": "2026-09", "Status": "",
+               "Currency": "USD", "Taxes": Decimal("2.32"), "Total": Decimal("31.32")}  # fmt: skip
+    lines = [{"Invoice Key": "pdf:abc", "Period": "2026-09", "Line Key": f"pdf:abc#{n}",
+              "Product": "", "Description": text, "Category": "Compute", "Amount": Decimal(amount)}
+             for n, (text, amount) in enumerate([("Linode 4GB", "24.00"),
+                                                 ("Object Storage", "5.00")], 1)]  # fmt: skip
+    (bill,) = month_bills([invoice], lines, "2026-09")
+    assert bill.supplier == "Linode LLC"
+    xero = "\n".join(_csv(rows) for rows in xero_files([bill], DEFAULT_ACCOUNTS))
+    assert validate_xero(xero) == {"LN-2026-0042": ("USD", Decimal("31.32"))}
+    assert "Linode LLC" in xero and ",PDF," not in xero
+    qbo, skipped = qbo_rows([bill], DEFAULT_ACCOUNTS)
+    assert skipped == []
+    assert validate_qbo(_csv(qbo)) == {"LN-2026-0042": ("USD", Decimal("31.32"))}
+
+
+def _csv(rows: list[dict[str, str]]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

@@ -18,6 +18,7 @@ from typing import Any
 from api.core.allocation import SHARED, UNALLOCATED, Allocation
 from api.core.categories import CATEGORIES
 from api.core.model import PREVIEW_STATUS
+from api.core.pdf_ledger import PROVIDER as PDF_PROVIDER
 
 SUPPLIERS = {"digitalocean": "DigitalOcean", "doit": "DoiT"}
 ACCOUNT_COLUMNS = ("Category", "Xero Account Code", "Xero Tax Type", "QBO Account", "QBO Tax Code")
@@ -149,10 +150,19 @@ def _bill(
         lines.append(BillLine(description, item.get("Amount") or Decimal(0),
                               str(item.get("Category") or "Other"), client,
                               allocation.billable and bool(client)))  # fmt: skip
+    taxes = _decimal(invoice.get("Taxes"))
+    if taxes and not any(line.category == "Tax" for line in lines):
+        # A PDF's tax is on its invoice row, not a line (providers' APIs give it as a line).
+        lines.append(BillLine("Tax", taxes, "Tax", "", False))
     total = invoice.get("Total")
+    provider = str(invoice.get("Provider"))
+    supplier = (  # a PDF's supplier is its Account; a provider is its own supplier
+        str(invoice.get("Account") or provider) if provider == PDF_PROVIDER
+        else SUPPLIERS.get(provider.lower(), provider)
+    )  # fmt: skip
     return Bill(
         number=str(invoice.get("Invoice ID") or ""),
-        supplier=SUPPLIERS.get(str(invoice.get("Provider")).lower(), str(invoice.get("Provider"))),
+        supplier=supplier,
         invoice_key=str(invoice.get("Invoice Key")),
         period=period,
         invoice_date=invoice_date,
@@ -161,6 +171,15 @@ def _bill(
         total=total if isinstance(total, Decimal) else Decimal(str(total or 0)),
         lines=tuple(lines),
     )
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+    except ArithmeticError:
+        return Decimal(0)
 
 
 def _position(line: Mapping[str, Any]) -> int:
