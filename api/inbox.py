@@ -60,8 +60,12 @@ class PdfInbox:
         clock: Callable[[], dt.datetime] = utcnow,
         documents: Callable[[str], Mapping[str, DocumentLink]] = lambda key: {},
         remember: Callable[[str, DocumentLink], None] = lambda key, link: None,
+        after_change: Callable[[LedgerSink], Sequence[str]] | None = None,
     ) -> None:
         self.name = name
+        # The Summary and Clients rebuild after rows were written (as after an API sync); its
+        # messages end the run's message.
+        self.after_change = after_change
         self.inbox = inbox
         self.sink = sink
         self.files = files
@@ -96,6 +100,11 @@ class PdfInbox:
             error = f"Internal error ({type(exc).__name__}); the inbox was left as it was."
         counts = RunCounts(new=work.new, updated=work.attached, unchanged=work.duplicates,
                            line_items=sum(len(v) for v in work.lines.values()))  # fmt: skip
+        if not error and (work.new or work.attached) and self.after_change is not None:
+            try:
+                work.notes.extend(self.after_change(self.sink))
+            except BillsyncError as exc:  # the PDFs' rows stand: say so, keep them
+                work.notes.append(f"The Summary tab was not rebuilt: {exc}")
         message = "; ".join([error] * bool(error) + [_summary(work)] + work.notes)
         record = RunRecord(
             id=uuid.uuid4().hex, connection=self.name, trigger=trigger,

@@ -85,6 +85,7 @@ def _inbox(services: Services, name: str, inbox: Inbox, sink: LedgerSink, files:
         threshold=settings.extract_confidence,
         documents=lambda key: _documents(services.state, key),
         remember=lambda key, link: _remember(services.state, key, link),
+        after_change=services.engine.after_change,
     )  # fmt: skip
 
 

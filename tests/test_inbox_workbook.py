@@ -239,3 +239,19 @@ def test_a_pdf_whose_number_matches_an_api_invoice_is_attached_and_reconciled(
                    if r["Invoice Key"] == target["Invoice Key"]]  # fmt: skip
     assert lines_after == lines_before
     assert not [r for r in invoices(services).values() if r["Provider"] == "PDF"]
+
+
+def test_the_inbox_rebuilds_the_summary_and_allocates_the_new_lines(services: Services) -> None:
+    """Rows from PDFs count in the Summary and get Client/Billable, as an API sync's do."""
+    from tests.report_samples import check_summary, summary_blocks
+    from tests.test_reports_workbook import summary_rows
+
+    path, _ = invoice_pdfs.write(services.settings.inbox_dir, "ruled", "acme.pdf")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    run = run_inbox(services)
+
+    assert run.status == "succeeded", run.message
+    lines = services.sink.rows("Line Items")
+    assert {r["Client"] for r in lines if r["Invoice Key"] == f"pdf:{digest}"} == {"Unallocated"}
+    check_summary(lines, summary_blocks(summary_rows(Path(services.sink.location()))))
