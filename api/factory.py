@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from api.core.model import Connection
@@ -135,9 +136,10 @@ def build_secrets(settings: Settings) -> SecretStore:
     return FernetSecretStore(settings.secrets_path, settings.secret_key, settings.key_path)
 
 
-def build_queue(services: Services) -> JobQueue:
+def build_queue(services: Services, runner: Callable[[str], object] | None = None) -> JobQueue:
     """Cloud Tasks when BILLSYNC_TASKS_QUEUE is set; else threads in this process, which first
-    pick up the runs a stopped process left queued or running."""
+    pick up the runs a stopped process left queued or running and execute each run id with
+    `runner` (default: the engine's `execute`)."""
     cloud = services.settings.cloud
     if cloud.tasks_queue:
         from api.jobs.cloud_tasks import CloudTasksQueue
@@ -149,9 +151,8 @@ def build_queue(services: Services) -> JobQueue:
             audience=cloud.tasks_audience,
             endpoint=cloud.tasks_endpoint,
         )
-    from api.inboxes import execute_with_inbox
     from api.jobs.local import ThreadQueue
 
-    queue = ThreadQueue(lambda run_id: execute_with_inbox(services, run_id), workers=cloud.workers)
+    queue = ThreadQueue(runner or services.engine.execute, workers=cloud.workers)
     queue.recover(services.state)
     return queue

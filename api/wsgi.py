@@ -12,6 +12,7 @@ def app_from_env() -> Any:
     Tasks when BILLSYNC_TASKS_QUEUE is set, else in-process threads)."""
     from api import logs
     from api.factory import build, build_queue
+    from api.inboxes import execute_with_inbox
     from api.settings import Settings
     from api.web import create_app
     from api.web.config import WebSettings
@@ -22,5 +23,8 @@ def app_from_env() -> Any:
     settings = Settings.from_env()
     services = build(settings)
     return create_app(
-        settings, WebSettings.from_env(), services=services, queue=build_queue(services)
+        settings,
+        WebSettings.from_env(),
+        services=services,
+        queue=build_queue(services, lambda run_id: execute_with_inbox(services, run_id)),
     )

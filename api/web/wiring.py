@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.factory import Services, build, build_queue
+from api.inboxes import execute_with_inbox
 from api.settings import Settings
 from api.web.access import SheetAccess
 from api.web.accounts import AccountStore
@@ -38,5 +39,5 @@ def build_context(
         tokeninfo_uri=web.oauth_tokeninfo_uri, ttl=web.oauth_state_ttl,
     )  # fmt: skip
     if queue is None:  # Cloud Tasks when configured, else threads that recovered orphans
-        queue = build_queue(services)
+        queue = build_queue(services, lambda run_id: execute_with_inbox(services, run_id))
     return WebContext(services, web, verifier, accounts, access, consent, queue, key)
