@@ -162,6 +162,12 @@ def drawing_xml(column: int, chart: Placed) -> bytes:
     ).encode()
 
 
+# Each series gets its own fill: without one LibreOffice draws the bars empty (Google's chart
+# palette, so the workbook and the Sheet's chart look alike).
+_PALETTE = ("4285F4", "EA4335", "FBBC04", "34A853", "FF6D01", "46BDC6", "7BAAF7", "F07B72",
+            "FCD04F", "71C287")  # fmt: skip
+
+
 def chart_xml(chart: Placed) -> bytes:
     """A stacked column chart: months on the category axis, one series per category."""
     table = chart.table
@@ -174,7 +180,9 @@ def chart_xml(chart: Placed) -> bytes:
         series.append(
             f'<c:ser><c:idx val="{order}"/><c:order val="{order}"/>'
             f"<c:tx><c:strRef><c:f>{escape(sheet)}!${col}${chart.header_row + 1}</c:f></c:strRef>"
-            f"</c:tx><c:cat><c:strRef><c:f>{escape(categories)}</c:f></c:strRef></c:cat>"
+            f'</c:tx><c:spPr><a:solidFill><a:srgbClr val="{_PALETTE[order % len(_PALETTE)]}"/>'
+            f"</a:solidFill></c:spPr><c:cat><c:strRef><c:f>{escape(categories)}</c:f></c:strRef>"
+            "</c:cat>"
             f"<c:val><c:numRef><c:f>{escape(sheet)}!${col}${first}:${col}${last}</c:f>"
             "</c:numRef></c:val></c:ser>"
         )
