@@ -52,7 +52,7 @@ def simulator(args: argparse.Namespace) -> Iterator[str]:
         line = process.stdout.readline().strip()
         if not line.startswith("serving "):
             raise SystemExit(f"simulator did not start: {line!r}")
-        yield line.split(" ", 1)[1]
+        yield line.split()[1]  # "serving URL  (token: …)"
     finally:
         process.kill()
         process.wait()
