@@ -41,12 +41,19 @@ from api.simulators.digitalocean import DEMO_TOKEN  # noqa: E402
 @contextlib.contextmanager
 def simulator(args: argparse.Namespace) -> Iterator[str]:
     """The simulator in its own process, warmed (every page and document rendered) first."""
-    command = [
-        sys.executable, "-m", "api.simulators.digitalocean", "--port", "0",
+    with running_simulator([
         "--months", str(args.months), "--items", str(args.items),
-        "--latency", str(args.latency), "--time-scale", str(args.time_scale), "--warm",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        "--latency", str(args.latency), "--time-scale", str(args.time_scale),
+    ]) as url:  # fmt: skip
+        yield url
+
+
+@contextlib.contextmanager
+def running_simulator(options: list[str]) -> Iterator[str]:
+    """`python -m api.simulators.digitalocean --port 0 --warm OPTIONS` in its own process;
+    yields its URL (read from its startup line) and kills it after."""
+    command = [sys.executable, "-m", "api.simulators.digitalocean", "--port", "0", "--warm"]
+    process = subprocess.Popen(command + options, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline().strip()

@@ -35,27 +35,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from api.simulators.digitalocean import DEMO_TOKEN  # noqa: E402
+from bench.bench_do_sync import running_simulator  # noqa: E402
 
 KEY = "bench-local-key-" + "0" * 24
 
 
 @contextlib.contextmanager
 def simulator(args: argparse.Namespace) -> Iterator[str]:
-    command = [
-        sys.executable, "-m", "api.simulators.digitalocean", "--port", "0",
-        "--months", str(args.months), "--items", str(args.items),
-        "--latency", str(args.latency), "--warm",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if not line.startswith("serving "):
-            raise SystemExit(f"simulator did not start: {line!r}")
-        yield line.split()[1]  # "serving URL  (token: …)"
-    finally:
-        process.kill()
-        process.wait()
+    with running_simulator([
+        "--months", str(args.months), "--items", str(args.items), "--latency", str(args.latency),
+    ]) as url:  # fmt: skip
+        yield url
 
 
 def _free_port() -> int:
