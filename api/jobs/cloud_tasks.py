@@ -9,29 +9,14 @@ for `service_account` with `audience`, which the service checks.
 
 from __future__ import annotations
 
-from typing import Any
-
 from google.api_core import exceptions, retry
-from google.auth.credentials import AnonymousCredentials, Credentials
+from google.auth.credentials import Credentials
 from google.cloud import tasks_v2
 from google.protobuf import duration_pb2
 
 from api.errors import BillsyncError
+from api.google.rest_clients import RETRY, client_kwargs
 
-# create_task has no default retry; 429 and 5xx are worth a few bounded tries (seconds).
-RETRY = retry.Retry(
-    predicate=retry.if_exception_type(
-        exceptions.TooManyRequests,
-        exceptions.InternalServerError,
-        exceptions.BadGateway,
-        exceptions.ServiceUnavailable,
-        exceptions.GatewayTimeout,
-    ),
-    initial=0.5,
-    maximum=8.0,
-    multiplier=2.0,
-    timeout=30.0,
-)
 DISPATCH_DEADLINE = 1800  # seconds: Cloud Tasks' maximum for HTTP targets
 
 
@@ -54,12 +39,7 @@ class CloudTasksQueue:
         self._service_account = service_account
         self._audience = audience or self._service_url
         self._retry = retry_policy
-        options: dict[str, Any] = {"api_endpoint": endpoint} if endpoint else {}
-        if endpoint and credentials is None and endpoint.startswith("http://"):
-            credentials = AnonymousCredentials()  # a loopback fake takes no credentials
-        self._client = tasks_v2.CloudTasksClient(
-            transport="rest", credentials=credentials, client_options=options
-        )
+        self._client = tasks_v2.CloudTasksClient(**client_kwargs(endpoint, credentials))
 
     def task_name(self, run_id: str) -> str:
         return f"{self.queue}/tasks/run-{run_id}"

@@ -13,28 +13,14 @@ import contextlib
 import hashlib
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from google.api_core import exceptions, retry
-from google.auth.credentials import AnonymousCredentials, Credentials
+from google.auth.credentials import Credentials
 from google.cloud import secretmanager_v1 as sm
 
 from api.errors import SecretError
+from api.google.rest_clients import RETRY, client_kwargs
 
-# The client's default retries skip 429 (TooManyRequests); these are bounded (seconds).
-RETRY = retry.Retry(
-    predicate=retry.if_exception_type(
-        exceptions.TooManyRequests,
-        exceptions.InternalServerError,
-        exceptions.BadGateway,
-        exceptions.ServiceUnavailable,
-        exceptions.GatewayTimeout,
-    ),
-    initial=0.5,
-    maximum=8.0,
-    multiplier=2.0,
-    timeout=30.0,
-)
 _ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _LABEL_CHARS = re.compile(r"[^a-z0-9_-]")
 
@@ -52,12 +38,7 @@ class SecretManagerStore:
     ) -> None:
         self.project = project
         self._retry = retry_policy
-        options: dict[str, Any] = {"api_endpoint": endpoint} if endpoint else {}
-        if endpoint and credentials is None and endpoint.startswith("http://"):
-            credentials = AnonymousCredentials()  # a loopback fake takes no credentials
-        self._client = sm.SecretManagerServiceClient(
-            transport="rest", credentials=credentials, client_options=options
-        )
+        self._client = sm.SecretManagerServiceClient(**client_kwargs(endpoint, credentials))
 
     def put(self, name: str, value: str, labels: Mapping[str, str] | None = None) -> str:
         """Store `value` under `name`; return the secret's resource name (the reference).
