@@ -17,7 +17,7 @@ from api.core.allocation import CLIENT_COLUMNS
 from api.core.model import ALLOCATION_COLUMNS, LINE_KEY_COLUMN
 from api.core.summary import Placed, Table, place
 from api.core.text import column_letter
-from api.ledger.sheets.cells import MONEY_FORMAT, header_cell
+from api.ledger.sheets.cells import header_cell, money_format
 from api.ledger.sheets.layout import SheetsClient, Tab, quoted
 from api.ledger.sheets.plan import Request
 
@@ -28,6 +28,8 @@ CHART_COLUMNS = 14  # room to the right of the tables for the chart and the pivo
 PIVOT_ROW = 22  # the pivot table starts below the chart (400 px, about 20 rows)
 CATEGORY_TITLE = "Monthly spend by category"
 PIVOT_SOURCE = ("Currency", "Period", "Category", "Amount")
+# NumberFormat type PERCENT multiplies by 100 and shows the % sign (Sheets API v4, NumberFormat).
+PERCENT_FORMAT = {"type": "PERCENT", "pattern": "0.0%"}
 
 
 def report_requests(
@@ -68,9 +70,7 @@ def summary_requests(sheet_id: int, tables: Sequence[Table], index: int) -> list
         table = item.table
         rows.append({"values": [header_cell(table.title)]})
         rows.append({"values": [header_cell(name) for name in table.header]})
-        rows += [{"values": [_cell(v, name in table.money or name in table.percent)
-                             for name, v in zip(table.header, row, strict=True)]}
-                 for row in table.rows]  # fmt: skip
+        rows += [{"values": _cells(table, row)} for row in table.rows]
         rows.append({"values": []})
     months = sum(len(p.table.rows) for p in placed if p.table.title.startswith(CATEGORY_TITLE))
     grid = {"rowCount": max(len(rows), PIVOT_ROW + months + 8) + 1,
@@ -202,13 +202,22 @@ def _runs(rows: list[tuple[int, Any]]) -> list[tuple[int, list[tuple[int, Any]]]
     return blocks
 
 
-def _cell(value: Any, money: bool) -> dict[str, Any]:
+def _cells(table: Table, row: Sequence[Any]) -> list[dict[str, Any]]:
+    """A table row's CellData: money in the row's currency's minor unit, ratios as percents."""
+    money = money_format(table.row_currency(row))
+    formats = [money if name in table.money else PERCENT_FORMAT if name in table.percent
+               else None for name in table.header]  # fmt: skip
+    return [_cell(value, number_format)
+            for value, number_format in zip(row, formats, strict=True)]  # fmt: skip
+
+
+def _cell(value: Any, number_format: dict[str, str] | None) -> dict[str, Any]:
     if value is None or value == "":
         return {}
     if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
         cell: dict[str, Any] = {"userEnteredValue": {"numberValue": float(value)}}
-        if money:
-            cell["userEnteredFormat"] = {"numberFormat": MONEY_FORMAT}
+        if number_format:
+            cell["userEnteredFormat"] = {"numberFormat": number_format}
         return cell
     return {"userEnteredValue": {"stringValue": str(value)}}  # text, never a formula
 
