@@ -38,10 +38,12 @@ def report_requests(
     line_header: Sequence[str],
     tables: Sequence[Table],
     allocations: Mapping[str, tuple[str, bool]],
+    archived: Sequence[str] = (),
 ) -> list[Request]:
     """Everything one refresh sends: the Summary tab rebuilt with its chart and a live pivot
-    table over Line Items, a Clients tab when there is none, and the changed Client/Billable
-    cells of Line Items."""
+    table over Line Items (with a note above it when `archived` names years moved to archive
+    spreadsheets, which the pivot cannot see), a Clients tab when there is none, and the
+    changed Client/Billable cells of Line Items."""
     book = client.spreadsheet("sheets(properties(sheetId,title,index))")
     sheets = {s["properties"]["title"]: s["properties"] for s in book.get("sheets", [])}
     used = {int(props["sheetId"]) for props in sheets.values()}
@@ -57,6 +59,8 @@ def report_requests(
     pivot = pivot_request(summary_id, lines, line_header, tables)
     if pivot is not None:
         requests.append(pivot)
+        if archived:
+            requests.append(archive_note(summary_id, tables, archived))
     if allocations:
         requests += allocation_requests(client, lines, allocations)
     return requests
@@ -144,6 +148,20 @@ def pivot_request(
     return {"updateCells": {
         "start": {"sheetId": sheet_id, "rowIndex": PIVOT_ROW, "columnIndex": width + 1},
         "rows": [{"values": [{"pivotTable": pivot}]}], "fields": "pivotTable"}}  # fmt: skip
+
+
+def archive_note(sheet_id: int, tables: Sequence[Table], years: Sequence[str]) -> Request:
+    """A text cell just above the pivot table: it sums the Line Items tab only, while the
+    tables include the years in archive spreadsheets."""
+    width = max((len(t.header) for t in tables), default=1)
+    listed = ", ".join(sorted(years))
+    text = (f"The pivot table below covers the Line Items tab only: {listed} moved to "
+            "archive spreadsheets (Line Items <year>). The tables on the left include every "
+            "year.")  # fmt: skip
+    return {"updateCells": {
+        "start": {"sheetId": sheet_id, "rowIndex": PIVOT_ROW - 1, "columnIndex": width + 1},
+        "rows": [{"values": [{"userEnteredValue": {"stringValue": text}}]}],
+        "fields": "userEnteredValue"}}  # fmt: skip
 
 
 def allocation_requests(
