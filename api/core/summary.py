@@ -174,10 +174,11 @@ def _compared_by_series(
     series: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for key in cells:
         series[key[:period] + key[period + 1 :]].append(key[period])
+    months = {rest: compared_months(periods) for rest, periods in series.items()}
     result: dict[tuple[str, ...], tuple[str, ...]] = {}
     for key in cells:
         rest = key[:period] + key[period + 1 :]
-        before = compared_months(series[rest]).get(key[period], "")
+        before = months[rest].get(key[period], "")
         result[key] = (*rest[:period], before, *rest[period:]) if before else ()
     return result
 
