@@ -137,7 +137,7 @@ def _by_project(lines: Sequence[Mapping[str, Any]], currency: str) -> Table:
     for key in sorted(cells):
         before = compared[key]
         amount = cells[key]
-        change = _change(amount, cells.get(before))[0]
+        change = _change(amount, cells.get(before) if before else None)[0]
         rows.append((*key, amount, before[0] if before else None, change))
     return Table(
         f"Monthly spend by project ({currency})",
@@ -157,7 +157,7 @@ def _by_account(lines: Sequence[Mapping[str, Any]]) -> Table:
     for key in sorted(cells):
         before = compared[key]
         amount = cells[key]
-        change = _change(amount, cells.get(before))[0]
+        change = _change(amount, cells.get(before) if before else None)[0]
         rows.append((*key, amount, before[3] if before else None, change))
     return Table(
         "Monthly spend by provider and account",
@@ -168,18 +168,21 @@ def _by_account(lines: Sequence[Mapping[str, Any]]) -> Table:
 
 def _compared_by_series(
     cells: Mapping[tuple[str, ...], Decimal], *, period: int
-) -> dict[tuple[str, ...], tuple[str, ...]]:
-    """Each key -> the key of the same series (the key without its period at index `period`)
-    in the month it is compared with; () when there is none."""
-    series: dict[tuple[str, ...], list[str]] = defaultdict(list)
+) -> dict[tuple[str, ...], tuple[str, ...] | None]:
+    """Each key -> the key of the same series (the key less its item `period`) in the month it
+    is compared with (compared_months); None when there is none."""
+
+    def series(key: tuple[str, ...]) -> tuple[str, ...]:
+        return key[:period] + key[period + 1 :]
+
+    periods: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for key in cells:
-        series[key[:period] + key[period + 1 :]].append(key[period])
-    months = {rest: compared_months(periods) for rest, periods in series.items()}
-    result: dict[tuple[str, ...], tuple[str, ...]] = {}
+        periods[series(key)].append(key[period])
+    months = {name: compared_months(found) for name, found in periods.items()}
+    result: dict[tuple[str, ...], tuple[str, ...] | None] = {}
     for key in cells:
-        rest = key[:period] + key[period + 1 :]
-        before = months[rest].get(key[period], "")
-        result[key] = (*rest[:period], before, *rest[period:]) if before else ()
+        before = months[series(key)].get(key[period], "")
+        result[key] = (*key[:period], before, *key[period + 1 :]) if before else None
     return result
 
 
