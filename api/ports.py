@@ -96,6 +96,16 @@ class ReportSink(Protocol):
 
 
 @runtime_checkable
+class ArchivingSink(Protocol):
+    """A ledger whose old years of Line Items may move out of it (the Sheets sink, near
+    Google's cell limit); rows(tab) reads each archived year by the names it lists."""
+
+    def archive_tabs(self) -> list[str]:
+        """The tab names of the archived years ("Line Items 2019"), oldest first."""
+        ...
+
+
+@runtime_checkable
 class ExportStore(Protocol):
     """A FileStore that also keeps export files (both archives do)."""
 

@@ -9,7 +9,7 @@ from typing import Any
 from api.core.allocation import Allocation, allocate_all, parse_rules
 from api.core.passthrough import invoice_shares, pass_through
 from api.core.summary import summary_tables
-from api.ports import LedgerSink, ReportSink
+from api.ports import ArchivingSink, LedgerSink, ReportSink
 
 CLIENTS_TAB = "Clients"
 
@@ -22,11 +22,21 @@ def refresh(sink: LedgerSink) -> list[str]:
         return []
     rules, problems = parse_rules(sink.rows(CLIENTS_TAB))
     lines = sink.rows("Line Items")
+    archived = archived_lines(sink)
     allocations = allocate_all(lines, rules)
-    shares = invoice_shares(lines, allocations)
-    tables = summary_tables(lines, pass_through(shares))
+    every = [*archived, *lines]
+    shares = invoice_shares(every, [*allocate_all(archived, rules), *allocations])
+    tables = summary_tables(every, pass_through(shares))
     sink.write_reports(tables, changed_allocations(lines, allocations))
     return list(problems)
+
+
+def archived_lines(sink: LedgerSink) -> list[dict[str, Any]]:
+    """The Line Items of every year moved to an archive (one read of each per refresh; they
+    count in the Summary's totals, but their Client/Billable cells are left as they are)."""
+    if not isinstance(sink, ArchivingSink):
+        return []
+    return [line for tab in sink.archive_tabs() for line in sink.rows(tab)]
 
 
 def allocations_by_key(

@@ -39,6 +39,35 @@ INVOICES: list[tuple[str, str, str, str, str, list[tuple[str, str, str, str, str
     ]),
 ]  # fmt: skip
 
+# USD every month, JPY every other month (DoiT bills Looker that way, see the DoiT simulator's
+# profiles), KWD once: three minor units (0, 2, 3 decimals) and a series with gap months.
+SPARSE: list[tuple[str, str, str, str, str, list[tuple[str, str, str, str, str]]]] = [
+    ("digitalocean", "team", "2001", "2026-01", "USD", [
+        ("Droplets", "Compute", "web-01", "web-shop", "40.00"),
+        ("Credits", "Credit", "Promo credit", "", "-50.00"),
+    ]),
+    ("digitalocean", "team", "2002", "2026-02", "USD", [
+        ("Droplets", "Compute", "web-01", "web-shop", "50.00"),
+    ]),
+    ("digitalocean", "team", "2003", "2026-03", "USD", [
+        ("Droplets", "Compute", "web-01", "web-shop", "45.50"),
+    ]),
+    ("doit", "tokyo.example.com", "JP2", "2026-02", "JPY", [
+        ("Looker Platform", "Platform", "Standard edition", "bi", "180000"),
+        ("Consumption tax", "Tax", "JCT 10%", "", "18000"),
+    ]),
+    ("doit", "tokyo.example.com", "JP4", "2026-04", "JPY", [
+        ("Looker Platform", "Platform", "Standard edition", "bi", "198000"),
+        ("Consumption tax", "Tax", "JCT 10%", "", "19800"),
+    ]),
+    ("doit", "tokyo.example.com", "JP6", "2026-06", "JPY", [
+        ("Looker Platform", "Platform", "Standard edition", "bi", "99000"),
+    ]),
+    ("doit", "kuwait.example.com", "KW3", "2026-03", "KWD", [
+        ("Compute Engine", "Compute", "vm-1", "ops", "12.345"),
+    ]),
+]  # fmt: skip
+
 RULES = [
     {"Match": "project: web-*", "Client": "Acme", "Billable": "yes", "Markup %": "10"},
     {"Match": "description: backup", "Client": "Globex", "Billable": "yes", "Markup %": "15"},
@@ -47,9 +76,9 @@ RULES = [
 ]
 
 
-def ledger_batch() -> LedgerBatch:
+def ledger_batch(sample: list[tuple[str, str, str, str, str, list[Any]]] = INVOICES) -> LedgerBatch:
     invoices, lines = [], []
-    for provider, account, number, period, currency, items in INVOICES:
+    for provider, account, number, period, currency, items in sample:
         key = f"{provider}:{account}:{number}"
         year, month = int(period[:4]), int(period[5:])
         total = sum((Decimal(item[4]) for item in items), Decimal(0))
@@ -109,7 +138,7 @@ def check_summary(lines: list[dict[str, Any]], blocks: dict[str, Any]) -> None:
         by_category = sums(mine, "Period", "Category")
         for row in rows:
             cells = dict(zip(header, row, strict=True))
-            for category in header[1:-3]:
+            for category in header[1:-4]:  # Period, categories, Total, Compared with, Change, %
                 want = by_category.get((cells["Period"], category), Decimal(0))
                 assert Decimal(str(cells[category])) == want, (currency, cells, category)
             total = sum(v for (p, _), v in by_category.items() if p == cells["Period"])
@@ -122,3 +151,37 @@ def check_summary(lines: list[dict[str, Any]], blocks: dict[str, Any]) -> None:
     header, rows = blocks["Monthly spend by provider and account"]
     got = {tuple(r[:4]): Decimal(str(r[4])) for r in rows}
     assert got == sums(lines, "Provider", "Account", "Currency", "Period")
+
+
+# The formats a bookkeeper expects: money in its currency's minor unit, ratios in percent.
+SHOWN = {
+    "USD": "#,##0.00",
+    "EUR": "#,##0.00",
+    "GBP": "#,##0.00",
+    "JPY": "#,##0",
+    "KWD": "#,##0.000",
+}
+PERCENT = "0.0%"
+NOT_MONEY = frozenset({"Period", "Project", "Provider", "Account", "Currency", "Client",
+                       "Compared with", "Change %"})  # fmt: skip
+
+
+def check_formats(values: list[list[Any]], formats: list[list[Any]]) -> int:
+    """Every number of the Summary (cell values and their number format patterns, row by row)
+    has its currency's format (the title's "(JPY)" or the row's Currency) or the percent
+    format; returns how many cells were checked."""
+    checked = 0
+    for title, (header, rows) in summary_blocks(values).items():
+        top = next(i for i, row in enumerate(values) if row and row[0] == title)
+        for offset, row in enumerate(rows):
+            cells = dict(zip(header, row, strict=True))
+            currency = cells.get("Currency") or title.rpartition("(")[2].rstrip(")")
+            shown = (formats[top + 2 + offset] + [None] * len(header))[: len(header)]
+            for name, value, pattern in zip(header, row, shown, strict=True):
+                if isinstance(value, int | float | Decimal) and name not in NOT_MONEY:
+                    assert pattern == SHOWN[currency], (title, name, value, pattern)
+                    checked += 1
+                elif name == "Change %" and value not in (None, ""):
+                    assert pattern == PERCENT, (title, value, pattern)
+                    checked += 1
+    return checked

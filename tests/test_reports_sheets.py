@@ -14,7 +14,15 @@ from api.reports import refresh
 from tests.export_rules import validate_xero
 from tests.fakes.fixtures import fake_google  # noqa: F401 - the fixture
 from tests.fakes.google import FakeGoogle
-from tests.report_samples import RULES, check_summary, invoice_totals, ledger_batch, summary_blocks
+from tests.report_samples import (
+    RULES,
+    SPARSE,
+    check_formats,
+    check_summary,
+    invoice_totals,
+    ledger_batch,
+    summary_blocks,
+)
 from tests.test_sheets_sink import SHEET, make_sink, methods
 
 BATCH_UPDATE = "sheets.spreadsheets.batchUpdate"
@@ -78,6 +86,36 @@ def test_summary_equals_line_items_sums_with_a_native_chart(
     assert [(names[v["sourceColumnOffset"]], v["summarizeFunction"]) for v in pivot["values"]] == [
         ("Amount", "SUM")]  # fmt: skip
     assert pivot["rows"][0]["showTotals"] is False  # never a total across currencies
+
+
+def number_formats(summary: Any) -> list[list[Any]]:
+    """The number format pattern the fake stored for each Summary cell, row by row."""
+    return [[(c.get("userEnteredFormat") or {}).get("numberFormat", {}).get("pattern")
+             for c in row] for row in summary.cells]  # fmt: skip
+
+
+def test_summary_money_has_each_currencys_minor_unit_and_change_is_a_percent(
+    fake: FakeGoogle,
+) -> None:
+    ledger = make_sink(fake)
+    ledger.write(ledger_batch(SPARSE))
+    refresh(ledger)
+    type_rules(fake, [{"Match": "bi", "Client": "Hooli", "Billable": "yes", "Markup %": "10"}])
+    refresh(ledger)  # with a pass-through table: a Currency per row
+    summary = tab(fake, "Summary")
+    values = summary.values()
+    blocks = summary_blocks(values)
+    assert "Pass-through by client (cost, markup, amount to re-bill)" in blocks
+    assert check_formats(values, number_formats(summary)) > 40
+    kinds = {c["userEnteredFormat"]["numberFormat"]["type"]
+             for row in summary.cells for c in row if "userEnteredFormat" in c
+             and "numberFormat" in c["userEnteredFormat"]}  # fmt: skip
+    assert kinds == {"NUMBER", "PERCENT"}
+    check_summary(ledger.rows("Line Items"), blocks)
+    header, rows = blocks["Monthly spend by category (JPY)"]
+    april = dict(zip(header, rows[1], strict=True))
+    assert april["Compared with"] == "2026-02"  # JPY is billed every other month
+    assert april["Change %"] == pytest.approx((217800 - 198000) / 198000)
 
 
 def test_a_second_refresh_replaces_the_summary_and_its_chart(

@@ -22,6 +22,8 @@ from api.reports import refresh
 from tests.export_rules import Rejected, validate_qbo, validate_xero
 from tests.report_samples import (
     RULES,
+    SPARSE,
+    check_formats,
     check_summary,
     invoice_totals,
     ledger_batch,
@@ -67,7 +69,28 @@ def test_month_over_month_change(sink: WorkbookLedger) -> None:
     jan, feb = (dict(zip(header, row, strict=True)) for row in rows)
     assert jan["Change"] is None and Decimal(str(jan["Total"])) == Decimal("96.19")
     assert Decimal(str(feb["Change"])) == Decimal("47.33") - Decimal("96.19")
-    assert Decimal(str(feb["Change %"])) == Decimal("-50.80")  # -48.86 / 96.19
+    assert feb["Compared with"] == "2026-01"
+    assert feb["Change %"] == pytest.approx((47.33 - 96.19) / 96.19, abs=1e-6)
+    summary = openpyxl.load_workbook(sink.path)["Summary"]
+    (cell,) = [c for row in summary.iter_rows() for c in row if c.value == feb["Change %"]]
+    assert cell.number_format == "0.0%"  # shown as -50.8%
+
+
+def test_summary_money_has_each_currencys_minor_unit(tmp_path: Path) -> None:
+    ledger = WorkbookLedger(tmp_path / "ledger.xlsx")
+    ledger.write(ledger_batch(SPARSE))
+    refresh(ledger)
+    with_rules(ledger.path, [{"Match": "bi", "Client": "Hooli", "Billable": "yes",
+                              "Markup %": "10"}])  # fmt: skip
+    refresh(ledger)  # with a pass-through table: a Currency per row
+    summary = openpyxl.load_workbook(ledger.path)["Summary"]
+    values = [[c.value for c in row] for row in summary.iter_rows()]
+    formats = [[c.number_format for c in row] for row in summary.iter_rows()]
+    blocks = summary_blocks(values)
+    assert "Pass-through by client (cost, markup, amount to re-bill)" in blocks
+    assert {"Monthly spend by category (JPY)", "Monthly spend by project (KWD)"} <= set(blocks)
+    assert check_formats(values, formats) > 40
+    check_summary(ledger.rows("Line Items"), blocks)
 
 
 def test_clients_columns_and_pass_through(sink: WorkbookLedger) -> None:

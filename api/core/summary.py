@@ -1,10 +1,11 @@
 """The Summary tab's tables: spend per month x category, x project, per provider/account, and
 the pass-through table; each per currency (never summed across currencies), with the change
-from the previous calendar month. Pure: Line Items rows in, plain tables out; both sinks render
-the same tables (the workbook as values, the Sheet as values plus a chart)."""
+from the series' previous billed month. Pure: Line Items rows in, plain tables out; both sinks
+render the same tables (the workbook as values, the Sheet as values plus a chart)."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,16 +16,20 @@ from api.core.categories import CATEGORIES
 from api.core.passthrough import PASS_THROUGH_COLUMNS, PassThrough
 
 NO_PROJECT = "(no project)"
-POINTS = Decimal("0.01")
+RATIO = Decimal("0.000001")  # Change % kept to 0.0001 % (shown to 0.1 %)
+COMPARED = "Compared with"
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 @dataclass(frozen=True)
 class Table:
     """One block of the Summary tab: a title row, a header row, data rows.
 
-    `money` names the columns holding Decimal amounts, `percent` those holding percent points
-    (12.5 = 12.5 %). `chart` marks the table a chart is drawn from: column 0 is the category
-    axis (months), the columns in `series` the stacked series.
+    `money` names the columns holding Decimal amounts, in `currency` (the whole table's ISO 4217
+    code) or, when `currency_column` is set, in the code that column holds on each row.
+    `percent` names the columns holding ratios as fractions (0.125 = 12.5 %). `chart` marks the
+    table a chart is drawn from: column 0 is the category axis (months), the columns in
+    `series` the stacked series.
     """
 
     title: str
@@ -34,6 +39,14 @@ class Table:
     percent: frozenset[str] = frozenset()
     chart: bool = False
     series: tuple[str, ...] = ()
+    currency: str = ""
+    currency_column: str = ""
+
+    def row_currency(self, row: Sequence[Any]) -> str:
+        """The currency code of the money cells of `row` ('' when unknown)."""
+        if self.currency_column:
+            return str(row[self.header.index(self.currency_column)] or "")
+        return self.currency
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,7 @@ def summary_tables(
             "Pass-through by client (cost, markup, amount to re-bill)", PASS_THROUGH_COLUMNS,
             tuple(row.row() for row in passthrough),
             money=frozenset({"Cost", "Billable Cost", "Markup", "Re-bill"}),
+            currency_column="Currency",
         ))  # fmt: skip
     return tables
 
@@ -84,15 +98,12 @@ def place(tables: Iterable[Table]) -> list[Placed]:
     return placed
 
 
-def previous_month(period: str) -> str:
-    """'2026-01' -> '2025-12'; anything else -> ''."""
-    try:
-        year, month = int(period[:4]), int(period[5:7])
-    except ValueError:
-        return ""
-    if len(period) != 7 or period[4] != "-" or not 1 <= month <= 12:
-        return ""
-    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+def compared_months(periods: Iterable[str]) -> dict[str, str]:
+    """Each month of one series -> the month it is compared with: the latest earlier month the
+    series has lines in (a series billed every other month compares with two months before);
+    the first month, and a period that is not YYYY-MM, have none ('')."""
+    months = sorted({p for p in periods if _MONTH.fullmatch(p)})
+    return dict(zip(months, ["", *months[:-1]], strict=True))
 
 
 def _by_category(lines: Sequence[Mapping[str, Any]], currency: str, *, first: bool) -> Table:
@@ -102,51 +113,77 @@ def _by_category(lines: Sequence[Mapping[str, Any]], currency: str, *, first: bo
     present = {category for _, category in cells}
     categories = [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
     totals = _totals(cells, lambda key: key[0])
+    compared = compared_months(totals)
     rows = []
     for period in sorted(totals):
-        change, ratio = _change(totals, period)
+        before = compared.get(period, "")
+        change = _change(totals[period], totals.get(before))
         rows.append((period, *(cells.get((period, c), Decimal(0)) for c in categories),
-                     totals[period], change, ratio))  # fmt: skip
-    header = ("Period", *categories, "Total", "Change", "Change %")
+                     totals[period], before or None, *change))  # fmt: skip
+    header = ("Period", *categories, "Total", COMPARED, "Change", "Change %")
     return Table(
         f"Monthly spend by category ({currency})", header, tuple(rows),
         money=frozenset({*categories, "Total", "Change"}), percent=frozenset({"Change %"}),
-        chart=first, series=tuple(categories),
+        chart=first, series=tuple(categories), currency=currency,
     )  # fmt: skip
 
 
 def _by_project(lines: Sequence[Mapping[str, Any]], currency: str) -> Table:
-    cells: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    cells: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
     for line in _in(lines, currency):
         cells[(_period(line), str(line.get("Project") or "") or NO_PROJECT)] += _amount(line)
+    compared = _compared_by_series(cells, period=0)
     rows = []
-    for period, project in sorted(cells):
-        before = cells.get((previous_month(period), project))
-        rows.append((period, project, cells[(period, project)],
-                     None if before is None else cells[(period, project)] - before))  # fmt: skip
+    for key in sorted(cells):
+        before = compared[key]
+        amount = cells[key]
+        change = _change(amount, cells.get(before) if before else None)[0]
+        rows.append((*key, amount, before[0] if before else None, change))
     return Table(
-        f"Monthly spend by project ({currency})", ("Period", "Project", "Amount", "Change"),
-        tuple(rows), money=frozenset({"Amount", "Change"}),
+        f"Monthly spend by project ({currency})",
+        ("Period", "Project", "Amount", COMPARED, "Change"), tuple(rows),
+        money=frozenset({"Amount", "Change"}), currency=currency,
     )  # fmt: skip
 
 
 def _by_account(lines: Sequence[Mapping[str, Any]]) -> Table:
-    cells: dict[tuple[str, str, str, str], Decimal] = defaultdict(Decimal)
+    cells: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
     for line in lines:
-        key = (str(line.get("Provider") or ""), str(line.get("Account") or ""),
-               str(line.get("Currency") or ""), _period(line))  # fmt: skip
-        cells[key] += _amount(line)
+        series = (str(line.get("Provider") or ""), str(line.get("Account") or ""),
+                  str(line.get("Currency") or ""))  # fmt: skip
+        cells[(*series, _period(line))] += _amount(line)
+    compared = _compared_by_series(cells, period=3)
     rows = []
-    for provider, account, currency, period in sorted(cells):
-        amount = cells[(provider, account, currency, period)]
-        before = cells.get((provider, account, currency, previous_month(period)))
-        rows.append((provider, account, currency, period, amount,
-                     None if before is None else amount - before))  # fmt: skip
+    for key in sorted(cells):
+        before = compared[key]
+        amount = cells[key]
+        change = _change(amount, cells.get(before) if before else None)[0]
+        rows.append((*key, amount, before[3] if before else None, change))
     return Table(
         "Monthly spend by provider and account",
-        ("Provider", "Account", "Currency", "Period", "Amount", "Change"), tuple(rows),
-        money=frozenset({"Amount", "Change"}),
+        ("Provider", "Account", "Currency", "Period", "Amount", COMPARED, "Change"), tuple(rows),
+        money=frozenset({"Amount", "Change"}), currency_column="Currency",
     )  # fmt: skip
+
+
+def _compared_by_series(
+    cells: Mapping[tuple[str, ...], Decimal], *, period: int
+) -> dict[tuple[str, ...], tuple[str, ...] | None]:
+    """Each key -> the key of the same series (the key less its item `period`) in the month it
+    is compared with (compared_months); None when there is none."""
+
+    def series(key: tuple[str, ...]) -> tuple[str, ...]:
+        return key[:period] + key[period + 1 :]
+
+    periods: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for key in cells:
+        periods[series(key)].append(key[period])
+    months = {name: compared_months(found) for name, found in periods.items()}
+    result: dict[tuple[str, ...], tuple[str, ...] | None] = {}
+    for key in cells:
+        before = months[series(key)].get(key[period], "")
+        result[key] = (*key[:period], before, *key[period + 1 :]) if before else None
+    return result
 
 
 def _currencies(lines: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -167,12 +204,14 @@ def _totals(cells: Mapping[Any, Decimal], key: Any) -> dict[str, Decimal]:
     return totals
 
 
-def _change(totals: Mapping[str, Decimal], period: str) -> tuple[Decimal | None, Decimal | None]:
-    before = totals.get(previous_month(period))
+def _change(amount: Decimal, before: Decimal | None) -> tuple[Decimal | None, Decimal | None]:
+    """(amount - before, that as a fraction of |before|); Nones without a month to compare
+    with, no ratio when that month summed to 0. |before|: a credit month (negative) followed
+    by spend is a rise, not a fall."""
     if before is None:
         return None, None
-    change = totals[period] - before
-    return change, (change * 100 / before).quantize(POINTS) if before else None
+    change = amount - before
+    return change, (change / abs(before)).quantize(RATIO) if before else None
 
 
 def _period(line: Mapping[str, Any]) -> str:

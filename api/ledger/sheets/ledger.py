@@ -191,6 +191,12 @@ class SheetsLedger:
         (values,), _ = self._client.values([quoted(target.title)])
         return typed_records(values, frozenset(ROLES[role][1]) if role else None)
 
+    def archive_tabs(self) -> list[str]:
+        """The names rows() reads archived years of Line Items by ("Line Items 2019"), oldest
+        first; [] when no year has moved to an archive spreadsheet."""
+        self._layout()
+        return [f"Line Items {year}" for year in sorted(self._archived)]
+
     def _replace_trashed(self) -> None:
         old = self.spreadsheet_id
         new = self._archives.replacement()
@@ -207,7 +213,9 @@ class SheetsLedger:
         changed Client/Billable cells of Line Items (see sheets.summary)."""
         lines = self._layout()["line_items"]
         header = self._header("line_items")
-        requests = report_requests(self._client, lines, header, tables, allocations)
+        requests = report_requests(
+            self._client, lines, header, tables, allocations, sorted(self._archived)
+        )
         for body in chunk([requests], self._max_batch):
             self._client.batch_update(body)
 

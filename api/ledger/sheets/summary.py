@@ -17,7 +17,7 @@ from api.core.allocation import CLIENT_COLUMNS
 from api.core.model import ALLOCATION_COLUMNS, LINE_KEY_COLUMN
 from api.core.summary import Placed, Table, place
 from api.core.text import column_letter
-from api.ledger.sheets.cells import MONEY_FORMAT, header_cell
+from api.ledger.sheets.cells import header_cell, money_format
 from api.ledger.sheets.layout import SheetsClient, Tab, quoted
 from api.ledger.sheets.plan import Request
 
@@ -28,6 +28,8 @@ CHART_COLUMNS = 14  # room to the right of the tables for the chart and the pivo
 PIVOT_ROW = 22  # the pivot table starts below the chart (400 px, about 20 rows)
 CATEGORY_TITLE = "Monthly spend by category"
 PIVOT_SOURCE = ("Currency", "Period", "Category", "Amount")
+# NumberFormat type PERCENT multiplies by 100 and shows the % sign (Sheets API v4, NumberFormat).
+PERCENT_FORMAT = {"type": "PERCENT", "pattern": "0.0%"}
 
 
 def report_requests(
@@ -36,10 +38,12 @@ def report_requests(
     line_header: Sequence[str],
     tables: Sequence[Table],
     allocations: Mapping[str, tuple[str, bool]],
+    archived: Sequence[str] = (),
 ) -> list[Request]:
     """Everything one refresh sends: the Summary tab rebuilt with its chart and a live pivot
-    table over Line Items, a Clients tab when there is none, and the changed Client/Billable
-    cells of Line Items."""
+    table over Line Items (with a note above it when `archived` names years moved to archive
+    spreadsheets, which the pivot cannot see), a Clients tab when there is none, and the
+    changed Client/Billable cells of Line Items."""
     book = client.spreadsheet("sheets(properties(sheetId,title,index))")
     sheets = {s["properties"]["title"]: s["properties"] for s in book.get("sheets", [])}
     used = {int(props["sheetId"]) for props in sheets.values()}
@@ -55,6 +59,8 @@ def report_requests(
     pivot = pivot_request(summary_id, lines, line_header, tables)
     if pivot is not None:
         requests.append(pivot)
+        if archived:
+            requests.append(archive_note(summary_id, tables, archived))
     if allocations:
         requests += allocation_requests(client, lines, allocations)
     return requests
@@ -68,9 +74,7 @@ def summary_requests(sheet_id: int, tables: Sequence[Table], index: int) -> list
         table = item.table
         rows.append({"values": [header_cell(table.title)]})
         rows.append({"values": [header_cell(name) for name in table.header]})
-        rows += [{"values": [_cell(v, name in table.money or name in table.percent)
-                             for name, v in zip(table.header, row, strict=True)]}
-                 for row in table.rows]  # fmt: skip
+        rows += [{"values": _cells(table, row)} for row in table.rows]
         rows.append({"values": []})
     months = sum(len(p.table.rows) for p in placed if p.table.title.startswith(CATEGORY_TITLE))
     grid = {"rowCount": max(len(rows), PIVOT_ROW + months + 8) + 1,
@@ -146,6 +150,20 @@ def pivot_request(
         "rows": [{"values": [{"pivotTable": pivot}]}], "fields": "pivotTable"}}  # fmt: skip
 
 
+def archive_note(sheet_id: int, tables: Sequence[Table], years: Sequence[str]) -> Request:
+    """A text cell just above the pivot table: it sums the Line Items tab only, while the
+    tables include the years in archive spreadsheets."""
+    width = max((len(t.header) for t in tables), default=1)
+    listed = ", ".join(sorted(years))
+    text = (f"The pivot table below covers the Line Items tab only: {listed} moved to "
+            "archive spreadsheets (Line Items <year>). The tables on the left include every "
+            "year.")  # fmt: skip
+    return {"updateCells": {
+        "start": {"sheetId": sheet_id, "rowIndex": PIVOT_ROW - 1, "columnIndex": width + 1},
+        "rows": [{"values": [{"userEnteredValue": {"stringValue": text}}]}],
+        "fields": "userEnteredValue"}}  # fmt: skip
+
+
 def allocation_requests(
     client: SheetsClient, lines: Tab, allocations: Mapping[str, tuple[str, bool]]
 ) -> list[Request]:
@@ -202,13 +220,22 @@ def _runs(rows: list[tuple[int, Any]]) -> list[tuple[int, list[tuple[int, Any]]]
     return blocks
 
 
-def _cell(value: Any, money: bool) -> dict[str, Any]:
+def _cells(table: Table, row: Sequence[Any]) -> list[dict[str, Any]]:
+    """A table row's CellData: money in the row's currency's minor unit, ratios as percents."""
+    money = money_format(table.row_currency(row))
+    formats = [money if name in table.money else PERCENT_FORMAT if name in table.percent
+               else None for name in table.header]  # fmt: skip
+    return [_cell(value, number_format)
+            for value, number_format in zip(row, formats, strict=True)]  # fmt: skip
+
+
+def _cell(value: Any, number_format: dict[str, str] | None) -> dict[str, Any]:
     if value is None or value == "":
         return {}
     if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
         cell: dict[str, Any] = {"userEnteredValue": {"numberValue": float(value)}}
-        if money:
-            cell["userEnteredFormat"] = {"numberFormat": MONEY_FORMAT}
+        if number_format:
+            cell["userEnteredFormat"] = {"numberFormat": number_format}
         return cell
     return {"userEnteredValue": {"stringValue": str(value)}}  # text, never a formula
 

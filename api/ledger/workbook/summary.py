@@ -9,6 +9,7 @@ Excel and LibreOffice draw it from the values next to it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -16,16 +17,19 @@ from api.core.allocation import CLIENT_COLUMNS
 from api.core.model import ALLOCATION_COLUMNS, LINE_KEY_COLUMN
 from api.core.summary import Placed, Table, place
 from api.core.text import column_letter
-from api.ledger.workbook.cells import encoder
+from api.ledger.workbook.cells import encoder, money_style
 from api.ledger.workbook.tabs import CHART_TYPES, TabEdit
 from api.ledger.workbook.xlsx_package import BookWriter, quote_sheet
 from api.ledger.workbook.xlsx_raw import RawRow
 from api.ledger.workbook.xlsx_read import column_index
 from api.ledger.workbook.xlsx_write import (
     NS_REL,
+    PERCENT,
     XML_HEAD,
     Encoder,
+    SheetWriter,
     any_cell,
+    number_cell,
     rels_xml,
     text_cell,
 )
@@ -52,16 +56,14 @@ class SummarySheet:
 
     def write(self, book: BookWriter) -> None:
         sheet = book.sheet(widths=[14] * self.width)
-        money, plain = encoder("Amount"), any_cell
         for placed in self.placed:
             table = placed.table
             sheet.header([table.title])
             sheet.header(list(table.header))
-            encoders: list[Encoder] = [
-                money if name in table.money or name in table.percent else plain
-                for name in table.header
-            ]
+            encoders = [_MONEY if name in table.money else _percent if name in table.percent
+                        else any_cell for name in table.header]  # fmt: skip
             for row in table.rows:
+                sheet.money_style = money_style(table.row_currency(row))  # its minor unit
                 sheet.row(list(row), encoders)
             sheet.row([], [])
         if self.chart is not None:
@@ -73,6 +75,16 @@ class SummarySheet:
             chart_rel = ("rId1", f"{NS_REL}/chart", f"/{CHART}", False)
             book.write_part(f"{folder}/_rels/{name}.rels", rels_xml([chart_rel]))
             book.write_part(CHART, chart_xml(self.chart))
+
+
+_MONEY: Encoder = encoder("Amount")
+
+
+def _percent(sheet: SheetWriter, ref: str, value: Any) -> str:
+    """A ratio (0.125) as a number cell shown as a percent ("12.5%")."""
+    if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+        return number_cell(ref, value, PERCENT)
+    return any_cell(sheet, ref, value)
 
 
 class ClientsSheet:

@@ -26,13 +26,15 @@ HEADER, DATE, DATETIME, MONEY, UNIT_PRICE, LINK, QUOTED = 1, 2, 3, 4, 5, 6, 7  #
 # Appended, so older ids keep their meaning. A data cell's style id is one digit (row copying
 # and the raw-row reader rely on it); HEADER_RIGHT is only ever in row 1.
 MONEY_0, MONEY_3, HEADER_RIGHT = 8, 9, 10
+PERCENT = 11  # a ratio shown as 12.5 %; only in the Summary, which is never read as raw rows
 MONEY_FORMAT = "#,##0.00"  # built-in format 4
 # Money shows its currency's minor unit (ISO 4217): JPY 0 decimals, USD 2, KWD 3; the two
 # 4-digit units (CLF, UYW) take the unit-price format (2 to 8 decimals, as many as needed).
 MONEY_STYLES = {0: MONEY_0, 2: MONEY, 3: MONEY_3, 4: UNIT_PRICE}
 DATE_FORMAT, DATETIME_FORMAT = "yyyy-mm-dd", 'yyyy-mm-dd hh:mm:ss "UTC"'
 UNIT_PRICE_FORMAT = "#,##0.00######"  # unit prices go down to fractions of a cent
-FORMATS = {164: DATE_FORMAT, 165: DATETIME_FORMAT, 166: UNIT_PRICE_FORMAT, 167: "#,##0.000"}
+FORMATS = {164: DATE_FORMAT, 165: DATETIME_FORMAT, 166: UNIT_PRICE_FORMAT, 167: "#,##0.000",
+           168: "0.0%"}  # fmt: skip
 _XF = '<xf numFmtId="{}" fontId="{}" fillId="0" borderId="0" xfId="0"{}/>'
 _NUMBER = ' applyNumberFormat="1"'
 _CELL_XFS = [
@@ -42,6 +44,7 @@ _CELL_XFS = [
     _XF.format(3, 0, _NUMBER), _XF.format(167, 0, _NUMBER),
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" '
     'applyAlignment="1"><alignment horizontal="right"/></xf>',
+    _XF.format(168, 0, _NUMBER),
 ]  # fmt: skip
 APPLICATION = "billsync"  # docProps/app.xml; with STYLES it marks a file in our own dialect
 STYLES = (

@@ -1,0 +1,70 @@
+"""The Summary's month-over-month rule (pure): each series compares with its latest earlier
+billed month, so a currency billed every other month still shows a change."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from api.core.summary import compared_months, summary_tables
+from tests.report_samples import SPARSE, ledger_batch, sums
+
+
+def lines() -> list[dict[str, Any]]:
+    return [line.row() for line in ledger_batch(SPARSE).lines]
+
+
+def table(title: str) -> list[dict[str, Any]]:
+    (found,) = [t for t in summary_tables(lines()) if t.title == title]
+    return [dict(zip(found.header, row, strict=True)) for row in found.rows]
+
+
+def test_compared_months_skips_the_gap_months() -> None:
+    assert compared_months(["2026-06", "2026-02", "2026-04", "2026-04"]) == {
+        "2026-02": "", "2026-04": "2026-02", "2026-06": "2026-04"}  # fmt: skip
+    assert compared_months(["", "2026-13", "Q1", "2025-12", "2026-01"]) == {
+        "2025-12": "", "2026-01": "2025-12"}  # fmt: skip
+
+
+def test_every_other_month_currency_compares_with_its_previous_billed_month() -> None:
+    totals = sums([x for x in lines() if x["Currency"] == "JPY"], "Period")
+    rows = table("Monthly spend by category (JPY)")
+    assert [(r["Period"], r["Compared with"]) for r in rows] == [
+        ("2026-02", None), ("2026-04", "2026-02"), ("2026-06", "2026-04")]  # fmt: skip
+    for row in rows[1:]:
+        now, before = totals[(row["Period"],)], totals[(row["Compared with"],)]
+        assert row["Change"] == now - before
+        assert abs(row["Change %"] - (now - before) / before) < Decimal("0.000001")
+    assert rows[0]["Change"] is None and rows[0]["Change %"] is None
+
+
+def test_a_credit_month_then_spend_is_a_rise() -> None:
+    jan, feb, mar = table("Monthly spend by category (USD)")
+    assert jan["Total"] < 0 < feb["Change"] and feb["Change %"] > 0
+    assert feb["Change %"] == feb["Change"] / -jan["Total"]
+    assert mar["Compared with"] == "2026-02"
+
+
+def test_project_and_account_tables_follow_the_same_rule() -> None:
+    projects = {(r["Period"], r["Project"]): r for r in table("Monthly spend by project (JPY)")}
+    bi = projects[("2026-04", "bi")]
+    assert bi["Compared with"] == "2026-02"
+    assert bi["Change"] == bi["Amount"] - projects[("2026-02", "bi")]["Amount"]
+    # JCT has no project: a series of its own, billed in February and April only.
+    assert projects[("2026-04", "(no project)")]["Compared with"] == "2026-02"
+    accounts = {(r["Account"], r["Period"]): r
+                for r in table("Monthly spend by provider and account")}  # fmt: skip
+    tokyo = accounts[("tokyo.example.com", "2026-06")]
+    assert tokyo["Compared with"] == "2026-04"
+    assert tokyo["Change"] == tokyo["Amount"] - accounts[("tokyo.example.com", "2026-04")]["Amount"]
+    kuwait = accounts[("kuwait.example.com", "2026-03")]
+    assert kuwait["Compared with"] is None and kuwait["Change"] is None
+
+
+def test_money_cells_name_their_currency() -> None:
+    tables = summary_tables(lines())
+    for found in tables:
+        for row in found.rows:
+            code = found.row_currency(row)
+            assert code in {"USD", "JPY", "KWD"}, (found.title, row)
+            assert found.currency_column or found.title.endswith(f"({code})")
