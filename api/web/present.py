@@ -1,4 +1,4 @@
-"""Connection and Run as the contract's JSON (issue 10); times RFC 3339 UTC, no secret fields."""
+"""Connection, Run and Export as the contract's JSON; times RFC 3339 UTC, no secret fields."""
 
 from __future__ import annotations
 
