@@ -16,11 +16,19 @@ import tempfile
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from api.core.bill_formats import QBO_COLUMNS, XERO_COLUMNS, qbo_rows, xero_files
-from api.core.bills import Bill, month_bills, parse_accounts
+from api.core.bill_formats import (
+    QBO_COLUMNS,
+    XERO_COLUMNS,
+    XERO_MAX_BILLS,
+    qbo_accepts,
+    qbo_rows,
+    xero_files,
+)
+from api.core.bills import AccountMap, Bill, month_bills, parse_accounts, totals_by_currency
 from api.core.model import Connection, DocumentLink, RunCounts, RunRecord
 from api.errors import ConfigError
 from api.ports import ExportStore, FileStore, LedgerSink
@@ -33,12 +41,25 @@ _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 @dataclass(frozen=True)
+class ExportFile:
+    """One archived import file: its name, link, how many bills and lines (CSV rows) it holds,
+    and the sum of its lines (tax included) per currency: what the product will import."""
+
+    name: str
+    link: DocumentLink
+    bills: int
+    lines: int
+    totals: Mapping[str, Decimal]
+
+
+@dataclass(frozen=True)
 class Export:
-    """What one export made: the archived files (name, link), bills, and what was left out."""
+    """What one export made: the archived files, bills, and what was left out."""
 
     format: str
     period: str
-    files: tuple[tuple[str, DocumentLink], ...]
+    date_format: str
+    files: tuple[ExportFile, ...]
     bills: int
     notes: tuple[str, ...]
 
@@ -47,7 +68,7 @@ class Export:
         if not self.files:
             text = f"No {product} bills for {self.period}: the ledger has no invoice of that month"
             return " ".join([text + "; nothing was exported.", *self.notes])
-        links = ", ".join(link.url for _, link in self.files)
+        links = ", ".join(file.link.url for file in self.files)
         text = f"{product} bills for {self.period}: {self.bills} bills in {links}"
         return " ".join([text + ".", *self.notes])
 
@@ -75,20 +96,13 @@ def export_month(
         raise ConfigError("This archive cannot keep export files.")
     bills, notes = _bills(sink, period, connection)
     dates = date_format or DEFAULT_DATES[fmt]
-    tables: list[tuple[Sequence[str], list[dict[str, str]]]]
-    if fmt == "xero":
-        accounts = _accounts(sink, notes)
-        tables = [(XERO_COLUMNS, rows) for rows in xero_files(bills, accounts, dates)]
-    else:
-        rows, skipped = qbo_rows(bills, _accounts(sink, notes), dates)
-        notes += skipped
-        tables = [(QBO_COLUMNS, rows)] if rows else []
+    accounts = _accounts(sink, notes)
     archived = []
-    for number, (header, rows) in enumerate(tables, 1):
+    for number, (header, rows, kept) in enumerate(_tables(fmt, bills, accounts, dates, notes), 1):
         name = f"{period} {fmt}.csv" if number == 1 else f"{period} {fmt} {number}.csv"
         link = _archive(store, name, header, rows, workdir, _out(out, number))
-        archived.append((name, link))
-    result = Export(fmt, period, tuple(archived), len(bills), tuple(notes))
+        archived.append(ExportFile(name, link, len(kept), len(rows), totals_by_currency(kept)))
+    result = Export(fmt, period, dates, tuple(archived), len(bills), tuple(notes))
     if archived:
         _record(sink, result, connection.name if connection else "", clock)
     return result
@@ -121,10 +135,26 @@ def _of(rows: list[dict[str, Any]], connection: Connection) -> list[dict[str, An
     return [r for r in rows if (str(r.get("Provider") or "").lower(), r.get("Account")) == wanted]
 
 
-def _accounts(sink: LedgerSink, notes: list[str]) -> Any:
+def _accounts(sink: LedgerSink, notes: list[str]) -> AccountMap:
     accounts, problems = parse_accounts(sink.rows(ACCOUNTS_TAB))
     notes += problems
     return accounts
+
+
+_Table = tuple[Sequence[str], list[dict[str, str]], Sequence[Bill]]
+
+
+def _tables(
+    fmt: str, bills: Sequence[Bill], accounts: AccountMap, dates: str, notes: list[str]
+) -> list[_Table]:
+    """Each file's header, rows and the bills in it: Xero 500 bills a file; QuickBooks one
+    file without the credits it cannot take as bills (reported in `notes`)."""
+    if fmt == "xero":
+        chunks = [bills[i : i + XERO_MAX_BILLS] for i in range(0, len(bills), XERO_MAX_BILLS)]
+        return [(XERO_COLUMNS, xero_files(chunk, accounts, dates)[0], chunk) for chunk in chunks]
+    rows, skipped = qbo_rows(bills, accounts, dates)
+    notes += skipped
+    return [(QBO_COLUMNS, rows, [b for b in bills if qbo_accepts(b)])] if rows else []
 
 
 def _archive(

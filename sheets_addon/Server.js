@@ -17,6 +17,9 @@ var SERVICE_URL_PROPERTY = 'BILLSYNC_API_URL';
 var MESSAGE_LIMIT = 300; // characters of a service message shown to a person
 var PROVIDERS_ = ['digitalocean', 'doit'];
 var FREQUENCIES_ = ['off', 'daily', 'weekly', 'monthly'];
+var EXPORT_FORMATS_ = ['xero', 'qbo'];
+var DATE_FORMATS_ = ['iso', 'dmy', 'mdy'];
+var MONTH_ = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /**
  * What the sidebar needs on opening. `connections` is null while this spreadsheet needs the
@@ -131,6 +134,36 @@ function getRun(runId) {
 function listRuns(connectionId, limit) {
   var n = Math.max(1, Math.min(50, Math.floor(Number(limit) || 5)));
   return field_(call_('get', connectionPath_(connectionId) + '/runs?limit=' + n), 'runs').map(presentRun_);
+}
+
+/**
+ * Exports one month of the connection's bills as a Xero or QuickBooks Online import file. The
+ * service archives it in the connection's Drive folder (Exports/) and links it from the Runs
+ * tab; it answers when the file is there (seconds: one read of the ledger, one upload).
+ * @param {string} connectionId
+ * @param {{format: string, period: string, date_format: (string|undefined)}} form
+ *   format "xero" | "qbo"; period "YYYY-MM"; date_format "iso" | "dmy" | "mdy" (default: the
+ *   product's own, dmy for Xero and mdy for QuickBooks Online US)
+ * @return {{format: string, period: string, date_format: string, bills: number,
+ *           files: {name: string, url: string, bills: number, lines: number,
+ *                   totals: Object<string, string>}[], notes: string[], message: string}}
+ *   the Export; no files when the month has no invoice (its message says so).
+ */
+function exportBills(connectionId, form) {
+  form = form || {};
+  if (EXPORT_FORMATS_.indexOf(form.format) < 0) {
+    throw new Error('Choose Xero or QuickBooks Online as the export format.');
+  }
+  var period = String(form.period || '').trim();
+  if (!MONTH_.test(period)) throw new Error('Give the month to export as YYYY-MM, for example 2026-01.');
+  var body = { format: form.format, period: period };
+  if (form.date_format) {
+    if (DATE_FORMATS_.indexOf(form.date_format) < 0) throw new Error('Choose one of the date formats offered.');
+    body.date_format = form.date_format;
+  }
+  var made = field_(call_('post', connectionPath_(connectionId) + '/exports', body), 'export');
+  made.message = sidebarWords_(made.message);
+  return made;
 }
 
 // -- private ------------------------------------------------------------------------------

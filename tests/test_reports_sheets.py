@@ -183,7 +183,7 @@ def test_exports_land_in_drive_under_exports_and_a_second_export_is_a_new_revisi
     [file] = drive.uploaded()
     assert file["name"] == "2026-02 qbo.csv" and file["mimeType"] == "text/csv"
     assert drive.fake.drive.files[file["parents"][0]]["name"] == "Exports"  # type: ignore[attr-defined]
-    assert first.files[0][1].url == second.files[0][1].url == file["webViewLink"]
+    assert first.files[0].link.url == second.files[0].link.url == file["webViewLink"]
     revisions = drive.fake.drive.content[file["id"]]  # type: ignore[attr-defined]
     assert len(revisions) == 2 and b"Hooli" in revisions[-1] and b"Hooli" not in revisions[0]
     runs = sink.rows("Runs")

@@ -153,7 +153,7 @@ def test_exports_follow_the_formats_and_sum_to_invoice_totals(
         text = (tmp_path / "archive" / "Exports" / f"{period} xero.csv").read_text("utf-8")
         bills = validate_xero(text, "dmy")
         assert bills == {n: t for n, t in totals.items() if n in bills}
-        assert xero.bills == len(bills) and xero.files[0][1].url.startswith("file://")
+        assert xero.bills == len(bills) and xero.files[0].link.url.startswith("file://")
         qbo = export_month(sink, store, "qbo", period, workdir=tmp_path / "tmp")
         text = (tmp_path / "archive" / "Exports" / f"{period} qbo.csv").read_text("utf-8")
         bills = validate_qbo(text, "mdy")

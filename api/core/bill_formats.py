@@ -102,13 +102,18 @@ def qbo_rows(
     rows: list[dict[str, str]] = []
     skipped = []
     for bill in bills:
-        if bill.total < 0:
+        if not qbo_accepts(bill):
             amount = f"{bill.currency} {bill.total}"
             skipped.append(f"{bill.supplier} invoice {bill.number} ({amount}) is a credit: "
                            "enter it as a supplier credit.")  # fmt: skip
             continue
         rows += _qbo_bill(bill, accounts, DATE_FORMATS[date_format])
     return rows, skipped
+
+
+def qbo_accepts(bill: Bill) -> bool:
+    """QuickBooks Online takes a bill whose total is not negative (a credit is not a bill)."""
+    return bill.total >= 0
 
 
 def qbo_number(bill: Bill) -> str:

@@ -134,6 +134,14 @@ def month_bills(
     return bills
 
 
+def totals_by_currency(bills: Sequence[Bill]) -> dict[str, Decimal]:
+    """The sum of the bills' lines (tax included) per currency, never across currencies."""
+    totals: dict[str, Decimal] = {}
+    for bill in bills:
+        totals[bill.currency] = totals.get(bill.currency, Decimal(0)) + bill.lines_total
+    return totals
+
+
 def _bill(
     invoice: Mapping[str, Any], items: Sequence[Mapping[str, Any]], alloc: Mapping[str, Allocation]
 ) -> Bill:

@@ -65,4 +65,6 @@ def describe(error: ValidationError) -> str:
     if rule in limits:
         unit = " characters long" if rule.endswith("Length") else ""
         return f"'{where}' must be {limits[rule]} {error.validator_value}{unit}."
+    if rule == "pattern" and error.schema.get("description"):
+        return f"'{where}' must be {error.schema['description']}."
     return f"'{where}' is not valid ({rule})."

@@ -149,6 +149,67 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {"full": {"type": "boolean"}},
     },
+    "ExportRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["format", "period"],
+        "properties": {
+            "format": {
+                "enum": ["xero", "qbo"],
+                "description": "Xero bills, or QuickBooks Online bills",
+            },
+            "period": {
+                "type": "string",
+                "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$",
+                "description": "a month as YYYY-MM, e.g. 2026-01",
+            },
+            "date_format": {
+                "enum": ["iso", "dmy", "mdy"],
+                "description": "iso 2026-01-31, dmy 31/01/2026 (Xero's default), "
+                "mdy 01/31/2026 (QuickBooks Online US, its default)",
+            },
+        },
+    },  # fmt: skip
+    "ExportFile": {
+        "type": "object",
+        "required": ["name", "url", "bills", "lines", "totals"],
+        "properties": {
+            "name": {"type": "string", "description": "e.g. '2026-02 xero.csv'"},
+            "url": {
+                "type": "string",
+                "description": "the archived file: a Drive link, or a file:// URL locally",
+            },
+            "bills": {"type": "integer"},
+            "lines": {"type": "integer", "description": "bill lines (CSV rows)"},
+            "totals": {
+                "type": "object",
+                "additionalProperties": {"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$"},
+                "description": "currency -> sum of the file's lines, tax included (decimal "
+                "string); never summed across currencies",
+            },
+        },
+    },  # fmt: skip
+    "Export": {
+        "type": "object",
+        "required": ["format", "period", "date_format", "bills", "files", "notes", "message"],
+        "properties": {
+            "format": {"enum": ["xero", "qbo"]},
+            "period": {"type": "string"},
+            "date_format": {"enum": ["iso", "dmy", "mdy"]},
+            "bills": {"type": "integer", "description": "final invoices of the month"},
+            "files": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/ExportFile"},
+                "description": "empty when the month has no invoice: nothing archived",
+            },
+            "notes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "what was left out, and why (credits, bad rule rows)",
+            },
+            "message": {"type": "string", "description": "one paragraph for a person"},
+        },
+    },  # fmt: skip
 }
 
 
@@ -242,6 +303,12 @@ def document() -> dict[str, Any]:
             "Sync now: 202 with the queued run, or with the run already active.",
             {"202": _json(RUN, "The run.")}, (400, *AUTH, 404, 409, *GOOGLE),
             body="SyncRequest", params=[CONN])},
+        "/v1/connections/{connection_id}/exports": {"post": _op(
+            "Export a month's bills as a Xero or QuickBooks Online import file, archived in "
+            "the connection's Exports folder and linked from a Runs row. A month without "
+            "invoices is 200 with no files and a message.",
+            {"200": _json(_obj("export", _ref("Export")), "What was exported.")},
+            (400, *AUTH, 404, 409, 422, *GOOGLE), body="ExportRequest", params=[CONN])},
         "/v1/connections/{connection_id}/runs": {"get": _op(
             "Recent runs, newest first.", {"200": _json(_obj("runs", {
                 "type": "array", "items": _ref("Run")}), "Runs.")}, (400, *AUTH, 404, 409, *GOOGLE),

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from api import connections
+from api import connections, exports
 from api.core.model import Connection, RunRecord
 from api.core.schedule import Schedule, ScheduleError
 from api.engine import FULL_REQUESTED
-from api.errors import Conflict, Forbidden, InvalidRequest
+from api.errors import Conflict, Forbidden, InvalidRequest, RunInProgress
 from api.web import present
 from api.web.access import LOCAL_SHEET, check_sheet_id
 from api.web.context import WebContext
@@ -132,6 +132,22 @@ def sync_now(ctx: WebContext, connection: Connection, trigger: str, full: bool) 
     if created:
         ctx.queue.enqueue(run.id)
     return run
+
+
+def export_bills(ctx: WebContext, connection: Connection, body: dict[str, Any]) -> exports.Export:
+    """Export a month of the connection's bills (body: format, period, date_format?) from its
+    own ledger to its own archive, as `billsync export` does; answers when the file is
+    archived. RunInProgress while a sync of the connection is queued or running (it would
+    read a ledger being written)."""
+    active = ctx.services.state.list_runs(connection.id, limit=1)
+    if active and active[0].status in ("queued", "running"):
+        raise RunInProgress(connection.name, active[0].id)
+    destination = ctx.services.engine.destinations(connection)
+    return exports.export_month(
+        destination.sink, destination.files, body["format"], body["period"],
+        connection=connection, date_format=body.get("date_format"),
+        workdir=ctx.services.settings.home / "tmp",
+    )  # fmt: skip
 
 
 def list_runs(ctx: WebContext, connection: Connection, limit: int) -> list[RunRecord]:

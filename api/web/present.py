@@ -1,4 +1,4 @@
-"""Connection and Run as the contract's JSON (issue 10); times RFC 3339 UTC, no secret fields."""
+"""Connection, Run and Export as the contract's JSON; times RFC 3339 UTC, no secret fields."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from api.core.model import Connection, RunRecord
 from api.core.schedule import Schedule
+from api.exports import Export
 
 LOCAL = "local"
 
@@ -74,3 +75,20 @@ def connection(
         "schedule_paused": value.schedule_paused,
         "last_run": run(last_run, ledger) if last_run else None,
     }
+
+
+def export(made: Export) -> dict[str, Any]:
+    """An Export as the contract's JSON; money as exact decimal strings."""
+    return {
+        "format": made.format,
+        "period": made.period,
+        "date_format": made.date_format,
+        "bills": made.bills,
+        "files": [
+            {"name": f.name, "url": f.link.url, "bills": f.bills, "lines": f.lines,
+             "totals": {currency: format(amount, "f") for currency, amount in f.totals.items()}}
+            for f in made.files
+        ],
+        "notes": list(made.notes),
+        "message": made.message(),
+    }  # fmt: skip

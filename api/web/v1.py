@@ -1,12 +1,13 @@
-"""The add-on API (/v1/...): the caller, connections of a spreadsheet, runs. Views delegate to
-api/web/operations.py; each checks the caller's access to the spreadsheet first."""
+"""The add-on API (/v1/...): the caller, connections of a spreadsheet, runs, bill exports.
+Views delegate to api/web/operations.py; each checks the caller's access to the spreadsheet
+first."""
 
 from __future__ import annotations
 
 import flask
 
 from api.errors import InvalidRequest
-from api.web import bodies, context
+from api.web import bodies, context, present
 from api.web import operations as ops
 
 blueprint = flask.Blueprint("v1", __name__, url_prefix="/v1")
@@ -65,6 +66,14 @@ def sync_now(connection_id: str) -> tuple[flask.Response, int]:
     connection = ops.authorize_connection(ctx, caller, connection_id)
     run = ops.sync_now(ctx, connection, TRIGGER[caller.kind], full)
     return flask.jsonify(run=ops.run_json(ctx, connection, run)), 202
+
+
+@blueprint.post("/connections/<connection_id>/exports")
+def export_bills(connection_id: str) -> flask.Response:
+    ctx = context.current()
+    body = bodies.read("ExportRequest")
+    connection = ops.authorize_connection(ctx, context.caller(), connection_id)
+    return flask.jsonify(export=present.export(ops.export_bills(ctx, connection, body)))
 
 
 @blueprint.get("/connections/<connection_id>/runs")

@@ -278,3 +278,41 @@ test('Google advice and any other CLI command are reworded or dropped', () => {
     'Google access was revoked or expired, then reconnect your Google account from this sidebar.'
   );
 });
+
+const EXPORT = {
+  format: 'xero', period: '2026-10', date_format: 'dmy', bills: 2,
+  files: [{ name: '2026-10 xero.csv', url: 'https://drive.google.com/file/d/f1/view', bills: 2,
+            lines: 37, totals: { USD: '412.50' } }],
+  notes: [], message: 'Xero bills for 2026-10: 2 bills in https://drive.google.com/file/d/f1/view.',
+};
+
+test('an export is one POST of format, month and date format; its Export comes back', () => {
+  const { context, requests } = server(() => response(200, { export: EXPORT }));
+  const made = context.exportBills('c/1', { format: 'qbo', period: ' 2026-10 ', date_format: 'iso' });
+  assert.deepEqual(plain(made), EXPORT);
+  context.exportBills('c_1', { format: 'xero', period: '2026-01', date_format: '' });
+  assert.deepEqual(requests.map((r) => [r.method, r.url.replace('https://billsync.example.test', ''), r.body]), [
+    ['post', '/v1/connections/c%2F1/exports', { format: 'qbo', period: '2026-10', date_format: 'iso' }],
+    ['post', '/v1/connections/c_1/exports', { format: 'xero', period: '2026-01' }],
+  ]);
+});
+
+test('export input is checked before any request, in words a person can act on', () => {
+  const { context, requests } = server(() => response(200, { export: EXPORT }));
+  assert.throws(() => context.exportBills('c_1', { format: 'sage', period: '2026-01' }), /Xero or QuickBooks Online/);
+  for (const period of ['2026-13', '2026-1', 'Jan 2026', '', undefined]) {
+    assert.throws(() => context.exportBills('c_1', { format: 'xero', period }), /as YYYY-MM, for example/);
+  }
+  assert.throws(() => context.exportBills('c_1', { format: 'xero', period: '2026-01', date_format: 'ymd' }), /date format/);
+  assert.throws(() => context.exportBills('', { format: 'xero', period: '2026-01' }), /no longer exists/);
+  assert.equal(requests.length, 0);
+});
+
+test('an export refused while a sync runs says so, and a month without invoices is no error', () => {
+  const busy = 'A sync for connection \'Acme\' is already running (run r1). Wait for it to finish, then try again.';
+  const { context } = server(() => response(409, error('run_in_progress', busy, true)));
+  assert.throws(() => context.exportBills('c_1', { format: 'xero', period: '2026-10' }), (thrown) => thrown.message === busy);
+  const empty = { ...EXPORT, bills: 0, files: [], message: 'No Xero bills for 1999-01: the ledger has no invoice of that month; nothing was exported.' };
+  const quiet = server(() => response(200, { export: empty }));
+  assert.deepEqual(plain(quiet.context.exportBills('c_1', { format: 'xero', period: '1999-01' })), empty);
+});

@@ -181,3 +181,37 @@ test("a paused schedule is recognised from the Connection's schedule_paused", ()
   assert.equal(billsync.isPaused({ schedule_paused: true, schedule: { frequency: 'daily' } }), true);
   assert.equal(billsync.isPaused({ schedule_paused: false, schedule: { frequency: 'daily' } }), false);
 });
+
+test('the month offered for export is the previous one, across a new year', () => {
+  const billsync = sidebar();
+  assert.equal(billsync.previousMonth(new Date(2026, 0, 15)), '2025-12');
+  assert.equal(billsync.previousMonth(new Date(2026, 10, 1)), '2026-10');
+  assert.deepEqual(['2026-01', ' 2026-12 ', '2026-13', '2026-00', '26-01', ''].map(billsync.isMonth),
+    [true, true, false, false, false, false]);
+});
+
+test('an export reads as bills, lines and one total per currency, with a link to each file', () => {
+  const billsync = sidebar();
+  const shown = billsync.exportSummary({
+    format: 'qbo', period: '2026-10', bills: 501, notes: ['DoiT invoice 7 (USD -3.00) is a credit: enter it as a supplier credit.'],
+    files: [
+      { name: '2026-10 qbo.csv', url: 'https://drive.google.com/file/d/f1/view', bills: 500, lines: 1, totals: { USD: '10.00', EUR: '-2.50' } },
+      { name: '2026-10 qbo 2.csv', url: 'file:///home/me/billsync-data/archive/Exports/2026-10%20qbo%202.csv', bills: 1, lines: 3, totals: { USD: '0.1' } },
+    ],
+  });
+  assert.deepEqual(plain(shown), {
+    text: 'Exported 501 bills of 2026-10 for QuickBooks Online.',
+    notes: ['DoiT invoice 7 (USD -3.00) is a credit: enter it as a supplier credit.'],
+    files: [
+      { text: '2026-10 qbo.csv · 1 line · EUR -2.50 · USD 10.00', href: 'https://drive.google.com/file/d/f1/view' },
+      { text: '2026-10 qbo 2.csv · 3 lines · USD 0.1', path: '/home/me/billsync-data/archive/Exports/2026-10 qbo 2.csv' },
+    ],
+  });
+});
+
+test('a month without invoices shows the service\'s sentence and no file', () => {
+  const billsync = sidebar();
+  const message = 'No Xero bills for 1999-01: the ledger has no invoice of that month; nothing was exported.';
+  assert.deepEqual(plain(billsync.exportSummary({ format: 'xero', period: '1999-01', bills: 0, files: [], notes: [], message })),
+    { text: message, files: [], notes: [] });
+});

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from api.simulators.digitalocean import DEMO_TOKEN
 from api.simulators.doit import DEMO_KEY
 from tests.browser.accessibility import serious_violations
 from tests.browser.conftest import Preview, shoot
+from tests.export_rules import validate_qbo
 
 BAD_TOKEN = "dop_v1_" + "0" * 64
 SUMMARY = re.compile(r"Synced: (\d+) new(?:, (\d+) updated)? invoices? · (\d+) line items?")
@@ -370,3 +372,53 @@ def test_doit_asks_for_an_invoice_viewer_key_and_syncs(
     found = SUMMARY.search(card.find_element(By.CSS_SELECTOR, "[data-field=summary]").text)
     assert found and int(found[1]) > 0, card.text
     shoot(browser, "11-doit")
+
+
+def test_export_bills_of_last_month_then_a_bad_month_is_refused_in_words(
+    browser: WebDriver, fresh_preview: Preview
+) -> None:
+    preview = fresh_preview
+    open_sidebar(browser, preview)
+    add_provider(browser, "Acme", DEMO_TOKEN)
+    card = visible(browser, "#connection-list .card")
+    card.find_element(By.CSS_SELECTOR, "[data-action=sync]").click()
+    visible(browser, "[data-field=summary]", 90)
+    card.find_element(By.CSS_SELECTOR, "[data-field=export] summary").click()
+    month = card.find_element(By.CSS_SELECTOR, "[data-field=export-month]")
+    period = str(month.get_attribute("value"))
+    assert period == last_final_period(preview)  # the month before this one, already there
+    select(card, "export-format", "qbo")
+    select(card, "export-dates", "iso")
+    card.find_element(By.CSS_SELECTOR, "[data-action=export]").click()
+
+    result = visible(browser, "[data-field=export-result]", 30)
+    assert result.find_element(By.CSS_SELECTOR, "[data-field=export-text]").text == (
+        f"Exported 1 bill of {period} for QuickBooks Online."
+    )
+    (shown,) = result.find_elements(By.CSS_SELECTOR, "[data-field=export-files] li")
+    path = Path(shown.text.split(" · saved as ", 1)[1])
+    assert path.name == f"{period} qbo.csv" and path.parent.name == "Exports"
+    bills = validate_qbo(path.read_text(encoding="utf-8"), "iso")
+    lines = len(path.read_text(encoding="utf-8").splitlines()) - 1
+    ((currency, total),) = bills.values()
+    assert shown.text.startswith(f"{period} qbo.csv · {lines} lines · {currency} {total}")
+    assert "export finished" in browser.find_element(By.ID, "status").text
+    shoot(browser, "12-export")
+    assert serious_violations(browser, "export") == []
+
+    browser.execute_script("arguments[0].value = ''", month)  # what a half-typed month leaves
+    card.find_element(By.CSS_SELECTOR, "[data-action=export]").click()
+    error = visible(browser, "#error-text")
+    assert "YYYY-MM" in error.text and month.get_attribute("aria-invalid") == "true"
+    assert browser.switch_to.active_element == month
+
+
+def last_final_period(preview: Preview) -> str:
+    book = load_workbook(preview.home / "ledger.xlsx", read_only=True)
+    try:
+        sheet = book["Invoices"]
+        header = [cell.value for cell in next(sheet.iter_rows(max_row=1))]
+        at = header.index("Period")
+        return str(max(row[at] for row in sheet.iter_rows(min_row=2, values_only=True) if row[at]))
+    finally:
+        book.close()

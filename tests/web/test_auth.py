@@ -69,7 +69,7 @@ TASK_OPERATIONS = _operations("googleOidc")
 
 
 def test_the_matrix_covers_every_protected_route() -> None:
-    assert len(USER_OPERATIONS) == 9 and len(TASK_OPERATIONS) == 2
+    assert len(USER_OPERATIONS) == 10 and len(TASK_OPERATIONS) == 2
 
 
 @pytest.mark.parametrize(("method", "path"), USER_OPERATIONS)

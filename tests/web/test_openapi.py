@@ -66,7 +66,8 @@ def test_the_contract_routes_are_all_there(client: Any) -> None:
         ("/v1/spreadsheets/{spreadsheet_id}/connections", "post"),
         ("/v1/connections/{connection_id}", "patch"), ("/v1/connections/{connection_id}", "delete"),
         ("/v1/connections/{connection_id}/sync", "post"), ("/v1/runs/{run_id}", "get"),
-        ("/v1/connections/{connection_id}/runs", "get"), ("/tasks/tick", "post"),
+        ("/v1/connections/{connection_id}/runs", "get"),
+        ("/v1/connections/{connection_id}/exports", "post"), ("/tasks/tick", "post"),
         ("/tasks/runs/{run_id}", "post"),
     }  # fmt: skip
     assert contract <= documented({"paths": paths})
