@@ -211,6 +211,7 @@ def test_run_lifecycle(store: SqlStateStore, clock: FakeClock) -> None:
     assert (done.status, done.finished, done.counts, done.message) == (
         "succeeded", finished_at, counts, "4 new, 2 updated"
     )  # fmt: skip
+    assert done.phase == "done", "a finished run is not still writing"
     assert store.get_run(run.id) == done
     # The lock went with the finish: the next run starts at once.
     assert store.start_run("acme", "cli").status == "running"
@@ -296,7 +297,9 @@ def test_a_stale_lock_is_taken_over_and_its_run_marked_failed(
 
     assert new.status == "running" and new.id != old.id
     dead = new_process.get_run(old.id)
-    assert (dead.status, dead.finished, dead.message) == ("failed", now, INTERRUPTED)
+    assert (dead.status, dead.finished, dead.message, dead.phase) == (
+        "failed", now, INTERRUPTED, "done"
+    )  # fmt: skip
     with pytest.raises(RunInProgress) as raised:
         crashed_process.start_run("acme", "cli")
     assert raised.value.run_id == new.id

@@ -193,6 +193,9 @@ class RunCounts:
     line_items: int = 0
 
 
+DONE = "done"  # the phase of every finished run, whatever its status
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One sync of one connection. `connection` is the connection's id; `started` is when it
@@ -208,7 +211,7 @@ class RunRecord:
     finished: dt.datetime | None = None
     counts: RunCounts = RunCounts()
     message: str = ""
-    phase: str = ""
+    phase: str = ""  # while active: listing, fetching, writing, ...; once finished: DONE
     done: int = 0
     total: int = 0
     queued_at: dt.datetime | None = None

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from api.core.model import Connection, DocumentLink, RunCounts, RunRecord
+from api.core.model import DONE, Connection, DocumentLink, RunCounts, RunRecord
 from api.core.schedule import Schedule
 from api.errors import BillsyncError, ConfigError, NotFoundError, RunInProgress
 from api.ports import Clock, IndexEntry, utcnow
@@ -171,7 +171,10 @@ class SqlStateStore:
                 runs.update()
                 .where(runs.c.connection == row.id, runs.c.status == "queued")
                 .values(
-                    status="failed", finished=self._now(), message="The connection was removed."
+                    status="failed",
+                    finished=self._now(),
+                    phase=DONE,
+                    message="The connection was removed.",
                 )
             )
             conn.execute(connections.delete().where(connections.c.id == row.id))
