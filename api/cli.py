@@ -253,9 +253,7 @@ def _inboxes(services: Services) -> list[RunRecord]:
         if run is None:
             continue
         runs.append(run)
-        stream = run.status != "succeeded"
-        prefix = "error: " if stream else "  "
-        click.echo(f"{prefix}{run.connection}: {run.message}", err=stream)
+        _say_outcome(run.connection, run)  # partial: a file was rejected or left in the inbox
     return runs
 
 

@@ -92,8 +92,11 @@ def test_a_bad_file_moves_to_rejected_with_its_reason_and_nothing_else_changes(
 
     run = run_inbox(services)
 
-    assert run.status == "succeeded" and run.counts.new == 1
-    assert f"rejected {name}: {reason}" in run.message
+    # Partial: the good file was written, the bad one is named with its reason.
+    assert run.status == "partial" and run.counts.new == 1
+    assert run.phase == "done"
+    assert run.message.startswith("1 new, ") and f"rejected {name}: {reason}" in run.message
+    assert services.sink.rows("Runs")[-1]["Status"] == "partial"
     rejected = inbox / "rejected"
     assert (rejected / name).read_bytes() == content
     assert reason in (rejected / f"{name}.reason.txt").read_text()
