@@ -17,6 +17,7 @@ import click
 from api import connections, destinations, exports, logs, reports
 from api.core.bill_formats import DATE_FORMATS
 from api.core.model import RunRecord
+from api.core.text import counted
 from api.errors import BillsyncError, ConfigError
 from api.factory import Services, build
 from api.settings import Settings
@@ -448,7 +449,8 @@ def _reread_window(services: Services, name: str, full: bool) -> str | None:
     if connection.provider != "doit" or full or not services.state.list_runs(name, limit=1):
         return None
     days = int(connection.options.get("window_days", 120))
-    return f"re-read the invoices of the last {days} days for changes (--window-days at connect)."
+    last = "day" if days == 1 else counted(days, "day")
+    return f"re-read the invoices of the last {last} for changes (--window-days at connect)."
 
 
 def _say_outcome(name: str, run: RunRecord) -> None:
