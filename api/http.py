@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import tenacity
@@ -293,10 +293,11 @@ class ApiClient:
             return
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         status = response.status_code if response is not None else "no answer"
+        url = redact(str(request.url), names=True)
         log.debug(
-            "%s %s -> %s in %d ms", request.method, redact(str(request.url)), status, elapsed_ms,
+            "%s %s -> %s in %d ms", request.method, url, status, elapsed_ms,
             extra={"fields": {"httpRequest": {
-                "requestMethod": request.method, "requestUrl": redact(str(request.url)),
+                "requestMethod": request.method, "requestUrl": url,
                 "status": response.status_code if response is not None else 0,
                 "latency": f"{elapsed_ms / 1000:.3f}s"}}},
         )  # fmt: skip
@@ -315,18 +316,18 @@ class _Closing:
         self.response.close()
 
 
-_SAFE_PARAMS = frozenset({"page", "per_page", "maxResults", "filter", "sortBy", "sortOrder"})
+def redact(url: str, *, names: bool = False) -> str:
+    """The URL as messages and logs show it: scheme, host, port and path, never credentials,
+    a fragment or a query value (ids, dates, filters, page cursors can all sit there).
 
-
-def redact(url: str) -> str:
-    """The URL without credentials and without query values other than paging ones."""
+    Messages show no query at all; `names=True` (log lines) keeps the parameter names, each
+    value replaced by '…', so a log still tells one page request from another kind of call.
+    """
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port:
         host = f"{host}:{parts.port}"
-    query = "&".join(
-        pair if pair.split("=", 1)[0] in _SAFE_PARAMS else pair.split("=", 1)[0] + "=…"
-        for pair in parts.query.split("&")
-        if pair
-    )
-    return f"{parts.scheme}://{host}{parts.path}" + (f"?{query}" if query else "")
+    shown = f"{parts.scheme}://{host}{parts.path}"
+    if not names or not parts.query:
+        return shown
+    return shown + "?" + "&".join(f"{name}=…" for name, _ in parse_qsl(parts.query, True))
