@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from api.errors import ConfigError
 from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator, DOSimConfig
 from tests.conftest import TODAY
 
@@ -53,6 +55,30 @@ def test_demo_leaves_a_workbook_and_archive_and_finds_nothing_new_the_second_tim
     assert len(list(openpyxl.load_workbook(home / "ledger.xlsx")["Invoices"].rows)) == 1 + len(
         invoices
     )
+
+    # A demo connection outlives the demo: `sync` starts its simulator again, same shape.
+    later = billsync(home, ["sync"])
+    assert later.returncode == 0, later.stderr
+    assert "demo-digitalocean: Nothing new (5 invoices unchanged)." in later.stdout
+    assert "demo-doit: Nothing new" in later.stdout
+
+
+def test_a_demo_connection_is_never_sent_to_the_real_api(tmp_path: Path) -> None:
+    from api.core.model import DEMO_OPTION, Connection
+    from api.factory import build_provider
+    from api.settings import Settings
+
+    settings = Settings.from_env({"BILLSYNC_HOME": str(tmp_path)})
+    demo = Connection("demo-doit", "doit", "example.com", "ref", "…cret",
+                      {DEMO_OPTION: {"months": 4, "items": 8}})  # fmt: skip
+
+    with pytest.raises(ConfigError) as refused:
+        build_provider(settings, demo, DEMO_TOKEN)
+    assert "'demo-doit' is a demo connection" in refused.value.message
+    assert "billsync sync demo-doit" in (refused.value.action or "")
+    assert "billsync disconnect demo-doit --yes" in (refused.value.action or "")
+    simulated = dataclasses.replace(settings, doit_api_url="http://127.0.0.1:9")
+    build_provider(simulated, demo, DEMO_TOKEN).close()  # a simulator on loopback is fine
 
 
 @pytest.fixture
