@@ -252,7 +252,8 @@ def _number(text: str) -> str:
 
 
 def _same_supplier(row: dict[str, Any], pdf: PdfInvoice) -> bool:
-    return row.get("Provider") == PROVIDER and _same_name(row, pdf.supplier or "")
+    # Two PDFs without a supplier are not the same supplier's: each needs a person's review.
+    return row.get("Provider") == PROVIDER and bool(pdf.supplier) and _same_name(row, pdf.supplier)
 
 
 def _status(error: str, work: _Pass) -> str:
