@@ -12,6 +12,7 @@ from api.core.model import Connection
 from api.destinations import destination_for
 from api.engine import Destination, SyncEngine
 from api.errors import ConfigError
+from api.http import redact
 from api.ports import FileStore, JobQueue, LedgerSink, Provider, SecretStore, StateStore
 from api.reports import refresh
 from api.settings import Settings, prepare_home
@@ -80,7 +81,7 @@ def check_simulated(settings: Settings, connection: Connection) -> None:
     raise ConfigError(
         f"'{name}' is a demo connection: its account exists only in the simulator that "
         "`billsync demo` and `billsync sync` start on this machine, not at "
-        f"{url or 'the provider'}.",
+        f"{redact(url) if url else 'the provider'}.",
         action=f"Sync it from the command line (billsync sync {quoted}), or remove it with "
         f"billsync disconnect {quoted} --yes",
     )

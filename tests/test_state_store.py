@@ -482,14 +482,17 @@ def test_postgres_urls_use_psycopg_3() -> None:
     assert engine_url("sqlite:////tmp/x.db").drivername == "sqlite"
 
 
-def test_an_unreachable_database_names_no_password() -> None:
-    store = SqlStateStore("postgresql://billsync:hunter2-secret@127.0.0.1:1/billsync")
+def test_an_unreachable_database_names_no_password_and_no_query() -> None:
+    store = SqlStateStore(
+        "postgresql://billsync:hunter2-secret@127.0.0.1:1/billsync?sslpassword=s3cret-key"
+    )
 
     with pytest.raises(ConfigError, match="Cannot open the state database") as raised:
         store.list_connections()
 
-    assert "hunter2" not in str(raised.value) and "hunter2" not in repr(store)
-    assert "127.0.0.1:1/billsync" in str(raised.value)
+    for shown in (str(raised.value), repr(store)):
+        assert "hunter2" not in shown and "s3cret" not in shown and "?" not in shown
+    assert "127.0.0.1:1/billsync." in str(raised.value)
     store.close()
 
 

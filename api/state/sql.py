@@ -55,7 +55,8 @@ class SqlStateStore:
         clock: Clock = utcnow,
         stale_after: dt.timedelta = dt.timedelta(minutes=15),
     ) -> None:
-        self.url = engine_url(url).render_as_string(hide_password=True)
+        # Shown in messages: no password, no query (sslpassword, options, … may sit there).
+        self.url = engine_url(url).set(query={}).render_as_string(hide_password=True)
         self._clock = clock
         self._stale_after = stale_after
         self._engine = create_engine(url)
