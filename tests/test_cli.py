@@ -116,6 +116,19 @@ def test_connect_sync_list_disconnect(tmp_path: Path, sim: DigitalOceanSimulator
     assert DEMO_TOKEN.encode() not in everything
 
 
+def test_a_demo_connection_from_before_demos_were_marked_is_recognised(
+    tmp_path: Path, sim: DigitalOceanSimulator
+) -> None:
+    home, env = tmp_path / "h", {"DIGITALOCEAN_API_URL": sim.url, "DIGITALOCEAN_TOKEN": DEMO_TOKEN}
+    made = billsync(home, ["connect", "digitalocean", "--name", "demo-digitalocean"], env=env)
+    assert made.returncode == 0, made.stderr
+
+    later = billsync(home, ["sync", "demo-digitalocean"])  # the real API URL: no simulator
+
+    assert later.returncode == 0, later.stderr
+    assert "demo-digitalocean: " in later.stdout and "new" in later.stdout
+
+
 @pytest.mark.parametrize(
     ("token", "expected"),
     [("dop_v1_" + "0" * 64, "rejected the token"), ("dop_v1_" + "b" * 64, "billing:read")],
