@@ -135,6 +135,7 @@ class ApiClient:
         base_url: str,
         headers: Mapping[str, str],
         error_for: ErrorFor,
+        display_name: str = "",
         http: HttpSettings,
         limiter: SlidingWindowLimiter | None = None,
         backoff_initial: float = 1.0,
@@ -144,7 +145,8 @@ class ApiClient:
         transport: httpx.BaseTransport | None = None,
         low_watermark: int = 10,
     ) -> None:
-        self.provider = provider
+        self.provider = provider  # the id errors carry
+        self.display_name = display_name or provider  # how messages name it
         self.calls = 0
         self._error_for = error_for
         self._http = http
@@ -199,8 +201,10 @@ class ApiClient:
                     return response.json(parse_float=parse_float)
                 return response.json()
             except ValueError:
+                # The request's URL, not `url`: that may be a path relative to the base URL.
+                where = redact(str(response.request.url))
                 raise MalformedResponse(
-                    f"{self.provider} answered {redact(url)} with a body that is not JSON.",
+                    f"{self.display_name} answered {where} with a body that is not JSON.",
                     provider=self.provider,
                     status=response.status_code,
                     action="This is usually temporary; run the sync again.",
@@ -240,14 +244,14 @@ class ApiClient:
         except httpx.TimeoutException:
             self._log(request, None, started)
             raise RetriableError(
-                f"{self.provider} did not answer {redact(str(request.url))} in time.",
+                f"{self.display_name} did not answer {redact(str(request.url))} in time.",
                 provider=self.provider,
                 action="Run the sync again later.",
             ) from None
         except httpx.TransportError as exc:
             self._log(request, None, started)
             raise RetriableError(
-                f"Could not reach {self.provider} at {redact(str(request.url))} "
+                f"Could not reach {self.display_name} at {redact(str(request.url))} "
                 f"({type(exc).__name__}).",
                 provider=self.provider,
                 action="Check the network and the API URL setting, then try again.",
