@@ -7,8 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import replace
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,8 @@ import click
 
 from api import connections, destinations, exports, logs, reports
 from api.core.bill_formats import DATE_FORMATS
-from api.core.model import RunRecord
+from api.core.model import DEMO_OPTION, RunRecord
+from api.core.text import counted
 from api.errors import BillsyncError, ConfigError
 from api.factory import Services, build
 from api.settings import Settings
@@ -193,7 +193,8 @@ def sync(obj: _Context, name: str | None, full: bool) -> None:
     """Sync one connection, or all of them."""
     services = obj.services()
     names = [name] if name else [c.name for c in services.state.list_connections()]
-    synced = [_sync_one(services, n, full) for n in names]
+    with _DemoAware(services) as pick:
+        synced = [_sync_one(pick(n), n, full) for n in names]
     results = synced + _inboxes(services)  # the PDF inbox, after the API invoices it may attach to
     if not results:
         raise ConfigError(
@@ -253,9 +254,7 @@ def _inboxes(services: Services) -> list[RunRecord]:
         if run is None:
             continue
         runs.append(run)
-        stream = run.status != "succeeded"
-        prefix = "error: " if stream else "  "
-        click.echo(f"{prefix}{run.connection}: {run.message}", err=stream)
+        _say_outcome(run.connection, run)  # partial: a file was rejected or left in the inbox
     return runs
 
 
@@ -311,30 +310,26 @@ def disconnect(obj: _Context, name: str, yes: bool) -> None:
 @click.pass_obj
 def demo(obj: _Context, months: int, items: int) -> None:
     """Sync simulated DigitalOcean and DoiT accounts into the local ledger, twice."""
-    import datetime as dt
+    from api.demo import demo_shape, demo_tokens, simulated, unmarked_demo
 
-    from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator, DOSimConfig
-    from api.simulators.doit import DEMO_KEY, DoitSimConfig, DoitSimulator
-
-    today = dt.datetime.now(dt.UTC).date()
-    do_config = DOSimConfig(months=months, items_per_invoice=items, today=today)
-    doit_config = DoitSimConfig(months=min(months, 24), today=today)
-    with DigitalOceanSimulator(do_config) as do_sim, DoitSimulator(doit_config) as doit_sim:
-        settings = replace(
-            obj.settings(), digitalocean_api_url=do_sim.url, doit_api_url=doit_sim.url
-        )
+    shape = demo_shape(months, items)
+    with simulated(obj.settings(), shape) as settings:
         services = obj.services(settings)
-        demos: list[tuple[str, str, str, dict[str, Any]]] = [
-            ("demo-digitalocean", "digitalocean", DEMO_TOKEN, {"include_preview": True}),
-            ("demo-doit", "doit", DEMO_KEY, {"window_days": 120}),
+        tokens = demo_tokens()
+        demos: list[tuple[str, str, dict[str, Any]]] = [
+            ("demo-digitalocean", "digitalocean", {"include_preview": True}),
+            ("demo-doit", "doit", {"window_days": 120}),
         ]
-        known = {c.name for c in services.state.list_connections()}
-        for name, provider, token, options in demos:
+        known = {c.name: c for c in services.state.list_connections()}
+        for name, provider, options in demos:
             if name in known:
+                if unmarked_demo(known[name]):  # made before demos were marked
+                    services.state.update_options(name, {DEMO_OPTION: shape})
                 continue
             connection = connections.connect(
                 state=services.state, secrets=services.secrets, providers=services.provider,
-                provider=provider, name=name, token=token, options=options,
+                provider=provider, name=name, token=tokens[provider],
+                options={**options, DEMO_OPTION: shape},
             )  # fmt: skip
             click.echo(
                 f"Connected '{name}' to the simulated account '{connection.account}' "
@@ -444,13 +439,44 @@ def _sync_one(services: Services, name: str, full: bool) -> RunRecord:
     return run
 
 
+class _DemoAware:
+    """Picks the services a connection syncs with: `services`, or for a demo connection
+    services whose provider URLs are its simulators, started on first need and stopped on
+    exit (a demo account exists only in them; the real API would refuse its token)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._simulators = ExitStack()
+        self._demo: Services | None = None
+
+    def __enter__(self) -> Callable[[str], Services]:
+        return self.pick
+
+    def __exit__(self, *exc: object) -> None:
+        self._simulators.close()
+
+    def pick(self, name: str) -> Services:
+        from api.demo import shape_of, simulated, unmarked_demo
+
+        connection = self.services.state.get_connection(name)
+        if not (connection.is_demo or unmarked_demo(connection)):
+            return self.services
+        if self._demo is None:
+            shape = shape_of(connection)
+            self._demo = build(
+                self._simulators.enter_context(simulated(self.services.settings, shape))
+            )
+        return self._demo
+
+
 def _reread_window(services: Services, name: str, full: bool) -> str | None:
     """What a DoiT sync after the first re-reads (its invoices change after they are issued)."""
     connection = services.state.get_connection(name)
     if connection.provider != "doit" or full or not services.state.list_runs(name, limit=1):
         return None
     days = int(connection.options.get("window_days", 120))
-    return f"re-read the invoices of the last {days} days for changes (--window-days at connect)."
+    last = "day" if days == 1 else counted(days, "day")
+    return f"re-read the invoices of the last {last} for changes (--window-days at connect)."
 
 
 def _say_outcome(name: str, run: RunRecord) -> None:

@@ -221,7 +221,8 @@ class SyncEngine:
         self.state.record_index(connection.id, entries, plan.remove + forgotten)
         out.counts = run_counts(
             plan, [(item.entry.key, item.entry.version) for item in collected],
-            counted.versions, counted.held, line_items=len(batch.lines),
+            counted.versions, counted.held,
+            lines={item.entry.key: len(item.fetched.lines) for item in collected},
         )  # fmt: skip
         report("writing", len(batch.invoices), len(batch.invoices))
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from api.core.model import Connection
 from api.destinations import destination_for
 from api.engine import Destination, SyncEngine
 from api.errors import ConfigError
+from api.http import redact
 from api.ports import FileStore, JobQueue, LedgerSink, Provider, SecretStore, StateStore
 from api.reports import refresh
 from api.settings import Settings, prepare_home
@@ -33,7 +37,12 @@ class Services:
 
 
 def build_provider(settings: Settings, connection: Connection, token: str) -> Provider:
+    """The provider client of `connection`. Raises ConfigError for an unknown provider, and
+    for a demo connection unless its API URL is a simulator on this machine (loopback): the
+    real API knows neither its account nor its token."""
     options = connection.options
+    if connection.is_demo:
+        check_simulated(settings, connection)
     if connection.provider == "digitalocean":
         from api.providers.digitalocean import DigitalOceanProvider
 
@@ -58,6 +67,33 @@ def build_provider(settings: Settings, connection: Connection, token: str) -> Pr
     raise ConfigError(
         f"Connection '{connection.name}' has an unknown provider '{connection.provider}'."
     )
+
+
+def check_simulated(settings: Settings, connection: Connection) -> None:
+    """ConfigError unless the API URL of a demo connection's provider is on loopback."""
+    url = {"digitalocean": settings.digitalocean_api_url, "doit": settings.doit_api_url}.get(
+        connection.provider, ""
+    )
+    if _is_loopback(urlsplit(url).hostname or ""):
+        return
+    name = connection.name
+    quoted = shlex.quote(name)
+    raise ConfigError(
+        f"'{name}' is a demo connection: its account exists only in the simulator that "
+        "`billsync demo` and `billsync sync` start on this machine, not at "
+        f"{redact(url) if url else 'the provider'}.",
+        action=f"Sync it from the command line (billsync sync {quoted}), or remove it with "
+        f"billsync disconnect {quoted} --yes",
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def build(settings: Settings) -> Services:

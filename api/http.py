@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import tenacity
@@ -135,6 +135,7 @@ class ApiClient:
         base_url: str,
         headers: Mapping[str, str],
         error_for: ErrorFor,
+        display_name: str = "",
         http: HttpSettings,
         limiter: SlidingWindowLimiter | None = None,
         backoff_initial: float = 1.0,
@@ -144,7 +145,8 @@ class ApiClient:
         transport: httpx.BaseTransport | None = None,
         low_watermark: int = 10,
     ) -> None:
-        self.provider = provider
+        self.provider = provider  # the id errors carry
+        self.display_name = display_name or provider  # how messages name it
         self.calls = 0
         self._error_for = error_for
         self._http = http
@@ -199,8 +201,10 @@ class ApiClient:
                     return response.json(parse_float=parse_float)
                 return response.json()
             except ValueError:
+                # The request's URL, not `url`: that may be a path relative to the base URL.
+                where = redact(str(response.request.url))
                 raise MalformedResponse(
-                    f"{self.provider} answered {redact(url)} with a body that is not JSON.",
+                    f"{self.display_name} answered {where} with a body that is not JSON.",
                     provider=self.provider,
                     status=response.status_code,
                     action="This is usually temporary; run the sync again.",
@@ -240,14 +244,14 @@ class ApiClient:
         except httpx.TimeoutException:
             self._log(request, None, started)
             raise RetriableError(
-                f"{self.provider} did not answer {redact(str(request.url))} in time.",
+                f"{self.display_name} did not answer {redact(str(request.url))} in time.",
                 provider=self.provider,
                 action="Run the sync again later.",
             ) from None
         except httpx.TransportError as exc:
             self._log(request, None, started)
             raise RetriableError(
-                f"Could not reach {self.provider} at {redact(str(request.url))} "
+                f"Could not reach {self.display_name} at {redact(str(request.url))} "
                 f"({type(exc).__name__}).",
                 provider=self.provider,
                 action="Check the network and the API URL setting, then try again.",
@@ -293,10 +297,11 @@ class ApiClient:
             return
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         status = response.status_code if response is not None else "no answer"
+        url = redact(str(request.url), names=True)
         log.debug(
-            "%s %s -> %s in %d ms", request.method, redact(str(request.url)), status, elapsed_ms,
+            "%s %s -> %s in %d ms", request.method, url, status, elapsed_ms,
             extra={"fields": {"httpRequest": {
-                "requestMethod": request.method, "requestUrl": redact(str(request.url)),
+                "requestMethod": request.method, "requestUrl": url,
                 "status": response.status_code if response is not None else 0,
                 "latency": f"{elapsed_ms / 1000:.3f}s"}}},
         )  # fmt: skip
@@ -315,18 +320,18 @@ class _Closing:
         self.response.close()
 
 
-_SAFE_PARAMS = frozenset({"page", "per_page", "maxResults", "filter", "sortBy", "sortOrder"})
+def redact(url: str, *, names: bool = False) -> str:
+    """The URL as messages and logs show it: scheme, host, port and path, never credentials,
+    a fragment or a query value (ids, dates, filters, page cursors can all sit there).
 
-
-def redact(url: str) -> str:
-    """The URL without credentials and without query values other than paging ones."""
+    Messages show no query at all; `names=True` (log lines) keeps the parameter names, each
+    value replaced by '…', so a log still tells one page request from another kind of call.
+    """
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port:
         host = f"{host}:{parts.port}"
-    query = "&".join(
-        pair if pair.split("=", 1)[0] in _SAFE_PARAMS else pair.split("=", 1)[0] + "=…"
-        for pair in parts.query.split("&")
-        if pair
-    )
-    return f"{parts.scheme}://{host}{parts.path}" + (f"?{query}" if query else "")
+    shown = f"{parts.scheme}://{host}{parts.path}"
+    if not names or not parts.query:
+        return shown
+    return shown + "?" + "&".join(f"{name}=…" for name, _ in parse_qsl(parts.query, True))

@@ -20,7 +20,16 @@ from typing import Any
 
 from api import logs
 from api.core.document import DEFAULT_THRESHOLD, PdfInvoice, read_invoice
-from api.core.model import DocumentLink, Invoice, LedgerBatch, LineItem, RunCounts, RunRecord
+from api.core.model import (
+    DONE,
+    DocumentLink,
+    Invoice,
+    LedgerBatch,
+    LineItem,
+    RunCounts,
+    RunRecord,
+)
+from api.core.outcome import FAILED, PARTIAL, SUCCEEDED
 from api.core.pdf_ledger import PROVIDER, pdf_key, pdf_rows
 from api.core.reconcile import reconcile_pdf
 from api.core.rows import invoice_from_row, line_from_row
@@ -40,6 +49,7 @@ class _Pass:
     new: int = 0
     attached: int = 0
     duplicates: int = 0
+    refused: int = 0  # files rejected, or left in the inbox to try again: the run is partial
     notes: list[str] = field(default_factory=list)
 
 
@@ -108,8 +118,8 @@ class PdfInbox:
         message = "; ".join([error] * bool(error) + [_summary(work)] + work.notes)
         record = RunRecord(
             id=uuid.uuid4().hex, connection=self.name, trigger=trigger,
-            status="failed" if error else "succeeded", started=started, finished=self.clock(),
-            counts=counts, message=message,
+            status=_status(error, work), started=started, finished=self.clock(),
+            counts=counts, message=message, phase=DONE,
         )  # fmt: skip
         try:
             self.sink.append_run(record)
@@ -137,9 +147,11 @@ class PdfInbox:
                     document = self.extractor.extract(path, sha256=sha256, connection=self.name)
                 except RejectedDocument as exc:
                     self.inbox.reject(item, exc.message)
+                    work.refused += 1
                     work.notes.append(f"rejected {item.name}: {exc.message}")
                     continue
                 except ExtractionError as exc:
+                    work.refused += 1
                     work.notes.append(f"{item.name} left in the inbox: {exc}")
                     continue
                 pdf = read_invoice(document, threshold=self.threshold)
@@ -240,12 +252,22 @@ def _number(text: str) -> str:
 
 
 def _same_supplier(row: dict[str, Any], pdf: PdfInvoice) -> bool:
-    return row.get("Provider") == PROVIDER and _same_name(row, pdf.supplier or "")
+    # Two PDFs without a supplier are not the same supplier's: each needs a person's review.
+    return row.get("Provider") == PROVIDER and bool(pdf.supplier) and _same_name(row, pdf.supplier)
+
+
+def _status(error: str, work: _Pass) -> str:
+    """failed: the run stopped; partial: a file was rejected or left in the inbox (its reason
+    is in the message), everything else was written; succeeded otherwise."""
+    if error:
+        return FAILED
+    return PARTIAL if work.refused else SUCCEEDED
 
 
 def _summary(work: _Pass) -> str:
+    # No "Inbox:" prefix: the run's connection ("inbox", "inbox:<connection>") already says it.
     return (
-        f"Inbox: {work.new} new, {work.attached} attached to API invoices, "
+        f"{work.new} new, {work.attached} attached to API invoices, "
         f"{work.duplicates} already in the ledger"
     )
 

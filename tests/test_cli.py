@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from api.errors import ConfigError
 from api.simulators.digitalocean import DEMO_TOKEN, DigitalOceanSimulator, DOSimConfig
 from tests.conftest import TODAY
 
@@ -54,6 +56,30 @@ def test_demo_leaves_a_workbook_and_archive_and_finds_nothing_new_the_second_tim
         invoices
     )
 
+    # A demo connection outlives the demo: `sync` starts its simulator again, same shape.
+    later = billsync(home, ["sync"])
+    assert later.returncode == 0, later.stderr
+    assert "demo-digitalocean: Nothing new (5 invoices unchanged)." in later.stdout
+    assert "demo-doit: Nothing new" in later.stdout
+
+
+def test_a_demo_connection_is_never_sent_to_the_real_api(tmp_path: Path) -> None:
+    from api.core.model import DEMO_OPTION, Connection
+    from api.factory import build_provider
+    from api.settings import Settings
+
+    settings = Settings.from_env({"BILLSYNC_HOME": str(tmp_path)})
+    demo = Connection("demo-doit", "doit", "example.com", "ref", "…cret",
+                      {DEMO_OPTION: {"months": 4, "items": 8}})  # fmt: skip
+
+    with pytest.raises(ConfigError) as refused:
+        build_provider(settings, demo, DEMO_TOKEN)
+    assert "'demo-doit' is a demo connection" in refused.value.message
+    assert "billsync sync demo-doit" in (refused.value.action or "")
+    assert "billsync disconnect demo-doit --yes" in (refused.value.action or "")
+    simulated = dataclasses.replace(settings, doit_api_url="http://127.0.0.1:9")
+    build_provider(simulated, demo, DEMO_TOKEN).close()  # a simulator on loopback is fine
+
 
 @pytest.fixture
 def sim() -> DigitalOceanSimulator:
@@ -88,6 +114,19 @@ def test_connect_sync_list_disconnect(tmp_path: Path, sim: DigitalOceanSimulator
     assert billsync(home, ["sync", "acme"], env=env).returncode == 1
     everything = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
     assert DEMO_TOKEN.encode() not in everything
+
+
+def test_a_demo_connection_from_before_demos_were_marked_is_recognised(
+    tmp_path: Path, sim: DigitalOceanSimulator
+) -> None:
+    home, env = tmp_path / "h", {"DIGITALOCEAN_API_URL": sim.url, "DIGITALOCEAN_TOKEN": DEMO_TOKEN}
+    made = billsync(home, ["connect", "digitalocean", "--name", "demo-digitalocean"], env=env)
+    assert made.returncode == 0, made.stderr
+
+    later = billsync(home, ["sync", "demo-digitalocean"])  # the real API URL: no simulator
+
+    assert later.returncode == 0, later.stderr
+    assert "demo-digitalocean: " in later.stdout and "new" in later.stdout
 
 
 @pytest.mark.parametrize(

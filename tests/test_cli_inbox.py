@@ -19,10 +19,10 @@ def test_billsync_inbox_reads_the_folder_and_rejects_what_is_not_a_pdf(tmp_path:
     (home / "inbox" / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a pdf")
     result = billsync(home, ["inbox"])
 
-    assert result.returncode == 0, result.stderr
-    assert (
-        "inbox: Inbox: 1 new" in result.stdout and "rejected photo.jpg: not a PDF" in result.stdout
-    )
+    # A rejected file makes the run partial: exit status 1, the line on stderr names the file.
+    assert result.returncode == 1, result.stderr
+    assert "partial: inbox: 1 new, " in result.stderr and "Inbox:" not in result.stderr
+    assert "rejected photo.jpg: not a PDF" in result.stderr
     book = openpyxl.load_workbook(home / "ledger.xlsx", read_only=True)
     header, *rows = list(book["Invoices"].iter_rows(values_only=True))
     (row,) = [dict(zip(header, r, strict=False)) for r in rows]
@@ -40,7 +40,11 @@ def test_billsync_sync_reads_the_inbox_too(tmp_path: Path) -> None:
     result = billsync(home, ["sync"])  # no API connection: the inbox alone
 
     assert result.returncode == 0, result.stderr
-    assert "inbox: Inbox: 1 new" in result.stdout and not (home / "inbox" / "a.pdf").exists()
+    assert "  inbox: 1 new, " in result.stdout and not (home / "inbox" / "a.pdf").exists()
+
+    (home / "inbox" / "notes.txt").write_bytes(b"hello")
+    rejected = billsync(home, ["sync"])
+    assert rejected.returncode == 1 and "rejected notes.txt: not a PDF" in rejected.stderr
 
     nothing = billsync(home, ["sync"])
     assert nothing.returncode != 0 and "nothing to sync" in nothing.stderr.lower()

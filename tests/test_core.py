@@ -11,7 +11,7 @@ from api.core.diff import plan_sync
 from api.core.model import Invoice, InvoiceRef, LineItem
 from api.core.money import parse_amount, quantize
 from api.core.reconcile import reconcile
-from api.core.text import fingerprint, looks_like_formula, safe_file_name
+from api.core.text import counted, fingerprint, looks_like_formula, safe_file_name
 
 
 @pytest.mark.parametrize(
@@ -164,3 +164,16 @@ def test_formula_leads_are_detected(text: str) -> None:
 )  # fmt: skip
 def test_safe_file_names(name: str, expected: str) -> None:
     assert safe_file_name(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("n", "words", "expected"),
+    [(0, ("invoice",), "0 invoices"), (1, ("invoice",), "1 invoice"),
+     (2, ("line item",), "2 line items"), (1, ("entry", "entries"), "1 entry"),
+     (3, ("entry", "entries"), "3 entries")],
+)  # fmt: skip
+def test_counted_puts_the_noun_in_the_right_number(
+    n: int, words: tuple[str, ...], expected: str
+) -> None:
+    assert counted(n, *words) == expected
+    assert counted(12345, "row", grouped=True) == "12,345 rows"

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -349,6 +350,8 @@ def test_status_to_exception_table(simulator, connect, kind, error, attempts) ->
         provider.list_invoices(first_sync=False)
 
     assert type(caught.value) is error and caught.value.provider == "digitalocean"
+    if kind == "malformed":  # the whole URL, named as people know the provider
+        assert str(caught.value).startswith(f"DigitalOcean answered {sim.url}{INVOICES} with")
     assert provider.calls == attempts
     deadline = time.monotonic() + 6  # a timed-out request is logged when the server answers
     while len(sim.requests) < attempts and time.monotonic() < deadline:
@@ -683,3 +686,16 @@ def test_parse_error_reads_json_html_and_empty_bodies(answer, error, text, reque
     assert text in str(parsed) and parsed.request_id == request_id
     assert parsed.action and parsed.status == answer.status_code
     assert "<html" not in str(parsed) and "teapot" not in str(parsed)
+
+
+def test_an_unreachable_api_is_named_as_people_know_it_without_a_query(connect) -> None:
+    with socket.socket() as closed:  # a port nothing listens on: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+
+    with pytest.raises(RetriableError) as unreachable:
+        connect(f"http://127.0.0.1:{port}").list_invoices(first_sync=True)
+
+    message = str(unreachable.value)
+    assert message.startswith(f"Could not reach DigitalOcean at http://127.0.0.1:{port}/v2/")
+    assert "?" not in message and "page" not in message

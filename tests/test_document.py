@@ -16,6 +16,7 @@ from api.core.document import (
     document_to_dict,
     read_invoice,
 )
+from api.core.pdf_ledger import pdf_rows
 from api.extract.local import LocalExtractor
 from tests.fakes import documentai as fake_docai
 from tests.fakes import invoice_pdfs
@@ -174,6 +175,38 @@ def test_an_unlabelled_supplier_is_not_guessed_from_the_letterhead(tmp_path: Pat
 
     assert invoice.supplier == "" and invoice.review == ("supplier not found",)
     assert invoice.total == truth.total
+
+
+def test_lines_without_a_printed_net_are_checked_against_total_less_tax(tmp_path: Path) -> None:
+    path, truth = invoice_pdfs.write(tmp_path, "gross")  # no supplier label, no subtotal
+
+    invoice = read_invoice(LocalExtractor().extract(path))
+    row, _ = pdf_rows(invoice, sha256="0" * 64)
+
+    assert invoice.net is None and (invoice.tax, invoice.total) == (truth.tax, truth.total)
+    assert invoice.review == ("supplier not found", "net not found"), "lines = total - tax"
+    assert row.reconciled is True and row.lines_total == truth.net
+    assert row.account == "" and row.review.startswith("supplier not found")
+
+
+def test_lines_that_miss_total_less_tax_are_named_against_it() -> None:
+    line = Entity(
+        "line_item",
+        "x",
+        1.0,
+        properties=(
+            entity("line_item/description", "Hosting"),
+            entity("line_item/amount", "60.00"),
+        ),
+    )
+    fields = (entity("total_amount", "77.40"), entity("currency", "USD"),
+              entity("total_tax_amount", "12.90"))  # fmt: skip
+    document = ExtractedDocument((*fields, line), 1, "local")
+
+    invoice = read_invoice(document)
+
+    assert "lines sum 60.00 ≠ total 77.40 − tax 12.90 = 64.50" in invoice.review
+    assert pdf_rows(invoice, sha256="1" * 64)[0].reconciled is False
 
 
 def test_a_scan_yields_nothing_and_says_why(tmp_path: Path) -> None:

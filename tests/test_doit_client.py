@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import logging
+import socket
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -352,6 +355,33 @@ def test_api_key_never_reaches_errors_or_logs(sim, connect) -> None:
         logs.configure(logging.WARNING)
     assert secret not in str(refused.value) and secret not in stream.getvalue()
     assert "/billing/v1/invoices" in stream.getvalue()  # the calls were logged, redacted
+
+
+def test_urls_in_messages_and_logs_carry_no_query_values(sim, connect) -> None:
+    stream = io.StringIO()
+    logs.configure(logging.DEBUG, stream=stream)
+    try:
+        # Several pages (page tokens) and a window (minCreationTime) all travel in the query.
+        connect(page_size=2).list_invoices(first_sync=False)
+        with socket.socket() as closed:  # a port nothing listens on: the connection is refused
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+        with pytest.raises(RetriableError) as unreachable:
+            DoitProvider(DEMO_KEY, base_url=f"http://127.0.0.1:{port}", http=FAST,
+                         sleep=lambda s: None, account="acme.example",
+                         ).list_invoices(first_sync=False)  # fmt: skip
+    finally:
+        logs.configure(logging.WARNING)
+    message = str(unreachable.value)
+    assert f"at http://127.0.0.1:{port}{LIST} (ConnectError)" in message and "?" not in message
+    logged = [json.loads(line) for line in stream.getvalue().splitlines()]
+    calls = [e for e in logged if "httpRequest" in e]
+    urls = [e["httpRequest"]["requestUrl"] for e in calls]
+    assert any("pageToken=…" in url for url in urls) and any(
+        "minCreationTime=…" in url for url in urls
+    )
+    assert all(value == "…" for url in urls for _, value in parse_qsl(urlsplit(url).query)), urls
+    assert all(e["httpRequest"]["requestUrl"] in e["message"] for e in calls)
 
 
 def _response(status: int, body: str, content_type: str, **headers: str) -> httpx.Response:

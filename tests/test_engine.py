@@ -184,6 +184,9 @@ def test_full_resync_refetches_without_duplicates(
     assert run.status == "succeeded" and run.counts.new == 0
     # Nothing changed at the provider: unchanged, not updated (issue 9 section 5).
     assert (run.counts.updated, run.counts.unchanged) == (0, len(before["Invoices"]))
+    # The counts say what changed: no line item next to "Nothing new" (the lines were rewritten).
+    assert run.counts.line_items == 0 and run.message.startswith("Nothing new")
+    assert services.state.get_run(run.id).counts.line_items == 0
     assert any(p.endswith("/pdf") for p in billing_calls(do_sim))  # really fetched again
     assert ledger(services) == before
     files_after = sorted(p for p in services.settings.archive_dir.rglob("*") if p.is_file())

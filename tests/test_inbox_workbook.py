@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from decimal import Decimal
@@ -92,8 +93,11 @@ def test_a_bad_file_moves_to_rejected_with_its_reason_and_nothing_else_changes(
 
     run = run_inbox(services)
 
-    assert run.status == "succeeded" and run.counts.new == 1
-    assert f"rejected {name}: {reason}" in run.message
+    # Partial: the good file was written, the bad one is named with its reason.
+    assert run.status == "partial" and run.counts.new == 1
+    assert run.phase == "done"
+    assert run.message.startswith("1 new, ") and f"rejected {name}: {reason}" in run.message
+    assert services.sink.rows("Runs")[-1]["Status"] == "partial"
     rejected = inbox / "rejected"
     assert (rejected / name).read_bytes() == content
     assert reason in (rejected / f"{name}.reason.txt").read_text()
@@ -124,10 +128,33 @@ def test_an_image_only_pdf_comes_out_flagged_not_invented(services: Services) ->
     run_inbox(services)
 
     (row,) = invoices(services).values()
-    assert row["Account"] == "Unknown supplier" and row["Invoice ID"] == ""
+    # Account stays empty (a placeholder would read as a supplier); Review flags it.
+    assert row["Account"] in ("", None) and row["Invoice ID"] == ""
     assert row["Total"] is None and row["Invoice Date"] is None and row["Currency"] == ""
     assert "no text layer" in row["Review"] and "total not found" in row["Review"]
+    assert "supplier not found" in row["Review"]
     assert row["Line Items"] == 0
+    archived = Path(services.files.location()) / "PDF" / "Unknown supplier" / "undated"
+    assert [p.suffix for p in archived.iterdir()] == [".pdf"]
+
+
+def test_two_pdfs_without_a_supplier_and_with_one_number_are_both_kept(
+    services: Services,
+) -> None:
+    inbox = services.settings.inbox_dir
+    truth = invoice_pdfs.sample("gross")
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "a.pdf").write_bytes(invoice_pdfs.render("gross", truth))
+    other = dataclasses.replace(truth, lines=truth.lines[:1])  # another supplier's INV-1001
+    (inbox / "b.pdf").write_bytes(invoice_pdfs.render("gross", other))
+
+    run = run_inbox(services)
+
+    assert run.status == "succeeded" and run.counts.new == 2, run.message
+    rows = list(invoices(services).values())
+    assert [r["Account"] in ("", None) for r in rows] == [True, True]
+    assert all(r["Reconciled"] is True and r["Review"].startswith("supplier not found")
+               for r in rows)  # fmt: skip
 
 
 def test_a_eu_invoice_and_a_credit_note_read_with_their_locale_and_sign(

@@ -73,3 +73,16 @@ def test_an_incomplete_entry_is_fetched_again_even_when_its_version_is_unchanged
     plan = plan_sync([ref], {"digitalocean:a": INCOMPLETE})
 
     assert plan.update == (ref,) and plan.add == plan.unchanged == ()
+
+
+def test_counts_of_one_are_singular() -> None:
+    one = RunOutcome(counts=RunCounts(new=1, line_items=1))
+    idle = RunOutcome(counts=RunCounts(unchanged=1))
+    restored = RunOutcome(counts=RunCounts(new=1), restored=1)
+
+    assert one.message() == "1 new, 0 updated, 0 unchanged; 1 line item written."
+    assert idle.message() == "Nothing new (1 invoice unchanged)."
+    assert restored.message() == (
+        "1 invoice missing from the ledger restored from the provider, 0 updated, 0 unchanged; "
+        "0 line items written."
+    )

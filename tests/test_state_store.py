@@ -211,6 +211,7 @@ def test_run_lifecycle(store: SqlStateStore, clock: FakeClock) -> None:
     assert (done.status, done.finished, done.counts, done.message) == (
         "succeeded", finished_at, counts, "4 new, 2 updated"
     )  # fmt: skip
+    assert done.phase == "done", "a finished run is not still writing"
     assert store.get_run(run.id) == done
     # The lock went with the finish: the next run starts at once.
     assert store.start_run("acme", "cli").status == "running"
@@ -296,7 +297,9 @@ def test_a_stale_lock_is_taken_over_and_its_run_marked_failed(
 
     assert new.status == "running" and new.id != old.id
     dead = new_process.get_run(old.id)
-    assert (dead.status, dead.finished, dead.message) == ("failed", now, INTERRUPTED)
+    assert (dead.status, dead.finished, dead.message, dead.phase) == (
+        "failed", now, INTERRUPTED, "done"
+    )  # fmt: skip
     with pytest.raises(RunInProgress) as raised:
         crashed_process.start_run("acme", "cli")
     assert raised.value.run_id == new.id
@@ -479,14 +482,17 @@ def test_postgres_urls_use_psycopg_3() -> None:
     assert engine_url("sqlite:////tmp/x.db").drivername == "sqlite"
 
 
-def test_an_unreachable_database_names_no_password() -> None:
-    store = SqlStateStore("postgresql://billsync:hunter2-secret@127.0.0.1:1/billsync")
+def test_an_unreachable_database_names_no_password_and_no_query() -> None:
+    store = SqlStateStore(
+        "postgresql://billsync:hunter2-secret@127.0.0.1:1/billsync?sslpassword=s3cret-key"
+    )
 
     with pytest.raises(ConfigError, match="Cannot open the state database") as raised:
         store.list_connections()
 
-    assert "hunter2" not in str(raised.value) and "hunter2" not in repr(store)
-    assert "127.0.0.1:1/billsync" in str(raised.value)
+    for shown in (str(raised.value), repr(store)):
+        assert "hunter2" not in shown and "s3cret" not in shown and "?" not in shown
+    assert "127.0.0.1:1/billsync." in str(raised.value)
     store.close()
 
 

@@ -15,6 +15,7 @@ from googleapiclient.http import MediaIoBaseUpload
 
 from api.archive.drive_api import DriveApi, Sleep
 from api.core.model import DocumentLink, Invoice
+from api.core.pdf_ledger import UNKNOWN_SUPPLIER
 from api.core.text import safe_file_name
 from api.errors import SinkError
 from api.ports import StateStore
@@ -237,7 +238,8 @@ class DriveStore:
 
     def _year_folder(self, invoice: Invoice) -> str:
         year = invoice.period[:4] if invoice.period[:4].isdigit() else "Undated"
-        names = (invoice.provider, invoice.account, year)
+        # An inbox PDF no label named a supplier of has an empty Account.
+        names = (invoice.provider, invoice.account or UNKNOWN_SUPPLIER, year)
         with self._lock:
             self._check_root()
             parent = self.root_folder_id

@@ -127,7 +127,7 @@ def _logged(request: HttpRequest) -> Any:
         raise
     finally:
         elapsed_ms = int((time.perf_counter() - started) * 1000)
-        url = redact(request.uri)
+        url = redact(request.uri, names=True)
         log.debug("%s %s -> %s in %d ms", request.method, url, status, elapsed_ms,
                   extra={"fields": {"httpRequest": {"requestMethod": request.method,
                          "requestUrl": url, "status": status if isinstance(status, int) else 0,

@@ -16,6 +16,7 @@ from typing import Any
 
 from api.atomic import fsync_dir, replacing
 from api.core.model import DocumentLink, Invoice
+from api.core.pdf_ledger import UNKNOWN_SUPPLIER
 from api.core.text import safe_file_name
 from api.errors import SinkError
 
@@ -58,7 +59,8 @@ class FolderStore:
         year = invoice.period[:4] if invoice.period[:4].isdigit() else "undated"
         # The extension is added after cleaning, so an id like ".." cannot swallow it.
         name = f"{safe_file_name(f'{invoice.period} {invoice.invoice_id}')}.{safe_file_name(kind)}"
-        parts = (PROVIDER_FOLDERS.get(invoice.provider, invoice.provider), invoice.account, year)
+        account = invoice.account or UNKNOWN_SUPPLIER  # an inbox PDF no label named a supplier of
+        parts = (PROVIDER_FOLDERS.get(invoice.provider, invoice.provider), account, year)
         return self.root.joinpath(*(safe_file_name(part) for part in parts), name)
 
     def put(self, invoice: Invoice, kind: str, source: Path, sha256: str) -> DocumentLink:

@@ -19,6 +19,7 @@ from api.core.allocation import SHARED, UNALLOCATED, Allocation
 from api.core.categories import CATEGORIES
 from api.core.model import PREVIEW_STATUS
 from api.core.pdf_ledger import PROVIDER as PDF_PROVIDER
+from api.core.pdf_ledger import UNKNOWN_SUPPLIER
 
 SUPPLIERS = {"digitalocean": "DigitalOcean", "doit": "DoiT"}
 ACCOUNT_COLUMNS = ("Category", "Xero Account Code", "Xero Tax Type", "QBO Account", "QBO Tax Code")
@@ -165,7 +166,7 @@ def _bill(
     total = invoice.get("Total")
     provider = str(invoice.get("Provider"))
     supplier = (  # a PDF's supplier is its Account; a provider is its own supplier
-        str(invoice.get("Account") or provider) if provider == PDF_PROVIDER
+        str(invoice.get("Account") or UNKNOWN_SUPPLIER) if provider == PDF_PROVIDER
         else SUPPLIERS.get(provider.lower(), provider)
     )  # fmt: skip
     return Bill(

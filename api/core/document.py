@@ -238,10 +238,33 @@ def _is_credit_note(document: ExtractedDocument) -> bool:
     return False
 
 
+def line_targets(
+    net: Decimal | None, tax: Decimal | None, grand: Decimal | None
+) -> list[tuple[Decimal, str]]:
+    """What the lines of an invoice may sum to, most telling first, each with its label: the
+    net amount; without one, the total less the tax (lines are before tax); the total itself
+    (no tax printed, or the tax billed as a line)."""
+    targets: list[tuple[Decimal, str]] = []
+    if net is not None:
+        targets.append((net, "net"))
+    elif grand is not None and tax is not None:
+        targets.append((grand - tax, f"total {grand} − tax {tax} ="))
+    if grand is not None:
+        targets.append((grand, "total"))
+    return targets
+
+
+def lines_agree(summed: Decimal, targets: Sequence[tuple[Decimal, str]], currency: str) -> bool:
+    """True when the lines' sum is within one minor unit of any target."""
+    tolerance = minor_unit(currency or "USD")
+    return any(abs(summed - value) <= tolerance for value, _ in targets)
+
+
 def _disagreements(
     amounts: dict[str, Decimal | None], lines: Sequence[PdfLine], currency: str
 ) -> list[str]:
-    """Totals that do not add up, within one minor unit: net + tax vs total, lines vs net."""
+    """Totals that do not add up, within one minor unit: net + tax vs total, lines vs net (or
+    total less tax, or total; see `line_targets`)."""
     tolerance = minor_unit(currency or "USD")
     net, tax, grand = (amounts[n] for n in MONEY_FIELDS)
     found: list[str] = []
@@ -250,8 +273,8 @@ def _disagreements(
             found.append(f"net {net} + tax {tax} ≠ total {grand}")
     if lines:
         summed = total(line.amount for line in lines)
-        targets = [(v, label) for v, label in ((net, "net"), (grand, "total")) if v is not None]
-        if targets and all(abs(summed - v) > tolerance for v, _ in targets):
+        targets = line_targets(net, tax, grand)
+        if targets and not lines_agree(summed, targets, currency):
             value, label = targets[0]
             found.append(f"lines sum {summed} ≠ {label} {value}")
     return found

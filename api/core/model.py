@@ -193,6 +193,10 @@ class RunCounts:
     line_items: int = 0
 
 
+DEMO_OPTION = "demo"  # a connection option: the simulated account `billsync demo` made
+DONE = "done"  # the phase of every finished run, whatever its status
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One sync of one connection. `connection` is the connection's id; `started` is when it
@@ -208,7 +212,7 @@ class RunRecord:
     finished: dt.datetime | None = None
     counts: RunCounts = RunCounts()
     message: str = ""
-    phase: str = ""
+    phase: str = ""  # while active: listing, fetching, writing, ...; once finished: DONE
     done: int = 0
     total: int = 0
     queued_at: dt.datetime | None = None
@@ -262,6 +266,11 @@ class Connection:
     schedule_since: dt.datetime | None = None  # when the schedule was last set (UTC)
     schedule_failures: int = 0  # failed scheduled runs in a row
     schedule_paused: bool = False  # set after PAUSE_AFTER_FAILURES; setting a schedule clears it
+
+    @property
+    def is_demo(self) -> bool:
+        """Made by `billsync demo`: its account exists only in a simulator on this machine."""
+        return DEMO_OPTION in self.options
 
     @property
     def include_preview(self) -> bool:

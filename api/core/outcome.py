@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from api.core.model import RunCounts
+from api.core.text import counted
 
 SUCCEEDED, PARTIAL, FAILED = "succeeded", "partial", "failed"
 SHOWN_SHORTFALLS = 3  # a Runs cell and a terminal line stay readable; the rest are counted
@@ -57,19 +58,20 @@ def summary(counts: RunCounts, *, restored: int = 0, rebuilt: str = "", moved_to
     if rebuilt:
         where = f" in {moved_to}" if moved_to and moved_to != rebuilt else ""
         head = f"The ledger {rebuilt} was missing: rebuilt from the provider{where}, "
-        head += f"{restored} invoices restored"
+        head += f"{counted(restored, 'invoice')} restored"
         parts = [head, *([f"{c.new - restored} new"] if c.new - restored else [])]
     elif restored:
-        parts = [f"{restored} invoices missing from the ledger restored from the provider"]
+        missing = counted(restored, "invoice")
+        parts = [f"{missing} missing from the ledger restored from the provider"]
         parts += [f"{c.new - restored} new"] if c.new - restored else []
     elif not (c.new or c.updated or c.removed):
-        return f"Nothing new ({c.unchanged} invoices unchanged)."
+        return f"Nothing new ({counted(c.unchanged, 'invoice')} unchanged)."
     else:
         parts = [f"{c.new} new"]
     parts += [f"{c.updated} updated", f"{c.unchanged} unchanged"]
     if c.removed:
         parts.append(f"{c.removed} removed")
-    return ", ".join(parts) + f"; {c.line_items} line items written."
+    return ", ".join(parts) + f"; {counted(c.line_items, 'line item')} written."
 
 
 def shortfall_text(shortfalls: Sequence[Shortfall]) -> str:

@@ -1,4 +1,5 @@
-"""A PDF's extracted fields as ledger rows: Provider `PDF`, Account = supplier."""
+"""A PDF's extracted fields as ledger rows: Provider `PDF`, Account = supplier (empty when no
+label names it: never a placeholder a filter or a bill export would take for a supplier)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import datetime as dt
 from decimal import Decimal
 
 from api.core.categories import categorize
-from api.core.document import PdfInvoice
+from api.core.document import PdfInvoice, line_targets, lines_agree
 from api.core.model import Invoice, LineItem
-from api.core.money import minor_unit, total
+from api.core.money import total
 
 PROVIDER = "PDF"
-UNKNOWN_SUPPLIER = "Unknown supplier"
+UNKNOWN_SUPPLIER = "Unknown supplier"  # archive folder and bill supplier of a PDF with no supplier
 STATUS = "Received"
 CREDIT_STATUS = "Credit note"
 
@@ -29,7 +30,7 @@ def pdf_rows(
     lists every field to check. Period is the invoice date's `YYYY-MM` ('' when undated).
     """
     key = pdf_key(sha256)
-    account = pdf.supplier or UNKNOWN_SUPPLIER
+    account = pdf.supplier  # empty when no label named it; Review says "supplier not found"
     period = f"{pdf.invoice_date:%Y-%m}" if pdf.invoice_date else ""
     currency = pdf.currency
     lines = tuple(
@@ -51,11 +52,10 @@ def pdf_rows(
         for n, line in enumerate(pdf.lines, start=1)
     )
     lines_total = total(line.amount for line in lines) if lines else None
+    targets = line_targets(pdf.net, pdf.tax, pdf.total)
     reconciled = None
-    if lines_total is not None:
-        tolerance = minor_unit(currency or "USD")
-        targets = [v for v in (pdf.net, pdf.total) if v is not None]
-        reconciled = any(abs(lines_total - v) <= tolerance for v in targets) if targets else None
+    if lines_total is not None and targets:
+        reconciled = lines_agree(lines_total, targets, currency)
     invoice = Invoice(
         provider=PROVIDER, account=account, invoice_id=pdf.invoice_id, key=key, period=period,
         status=CREDIT_STATUS if pdf.credit_note else STATUS, currency=currency,

@@ -1,4 +1,4 @@
-"""Small text rules: token fingerprints, safe file names, formula-proof cell text."""
+"""Small text rules: token fingerprints, safe file names, formula-proof cell text, counts."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ import unicodedata
 
 _FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 _UNSAFE_FILE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
+
+
+def counted(n: int, one: str, many: str = "", *, grouped: bool = False) -> str:
+    """'1 invoice', '2 invoices', '0 line items': `n` with its noun in the right number.
+    `many` defaults to `one` + 's'; `grouped` writes 12,345."""
+    number = f"{n:,}" if grouped else str(n)
+    return f"{number} {one if n == 1 else many or one + 's'}"
 
 
 def fingerprint(token: str) -> str:

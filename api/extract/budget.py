@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from api.core.document import ExtractedDocument
+from api.core.text import counted
 from api.errors import BudgetExceeded
 from api.extract.pdf_file import page_count
 from api.ports import ExtractionBook, Extractor, utcnow
@@ -45,7 +46,7 @@ class BudgetedExtractor:
         if used + pages > self.page_cap:
             raise BudgetExceeded(
                 f"The extraction budget of '{connection}' for {month} is spent: {used} of "
-                f"{self.page_cap} pages used, this PDF has {pages}.",
+                f"{counted(self.page_cap, 'page')} used, this PDF has {pages}.",
                 action="Raise BILLSYNC_EXTRACT_PAGE_CAP or wait for next month; "
                 "the PDF stays in the inbox.",
             )

@@ -26,6 +26,7 @@ from gspread.http_client import HTTPClient
 from api import logs
 from api.errors import BillsyncError, RetriableSinkError, SinkError
 from api.google.credentials import google_auth_error
+from api.http import redact
 from api.retry import Backoff, Clock, Sleep, parse_retry_after, retry_after_hint
 
 log = logs.get("google")
@@ -193,7 +194,7 @@ class GoogleHttp:
     def _log(self, method: str, url: str, status: int, started: float) -> None:
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         # The URL path holds only the spreadsheet id and ranges; no query values are logged.
-        log.debug("%s %s -> %s in %d ms", method.upper(), url.split("?", 1)[0], status or
+        log.debug("%s %s -> %s in %d ms", method.upper(), redact(url, names=True), status or
                   "no answer", elapsed_ms)  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from api.errors import (
 )
 from api.http import ApiClient, Clock, Sleep, SlidingWindowLimiter
 from api.providers.digitalocean_mapping import (
+    DISPLAY_NAME,
     DOCUMENTS,
     PROVIDER,
     Wire,
@@ -229,6 +230,7 @@ class DigitalOceanProvider:
         self._base_url = base_url
         self._api = ApiClient(
             provider=PROVIDER,
+            display_name=DISPLAY_NAME,
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             error_for=_error_without(token),

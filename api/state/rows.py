@@ -6,8 +6,9 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from api.core.model import Connection, DocumentLink, RunCounts, RunRecord
+from api.core.model import DONE, Connection, DocumentLink, RunCounts, RunRecord
 from api.core.schedule import Schedule
+from api.state.schema import ACTIVE
 
 Row = dict[str, Any]
 
@@ -74,7 +75,8 @@ def run_record(row: Any) -> RunRecord:
         finished=row.finished,
         counts=counts,
         message=row.message,
-        phase=row.phase,
+        # Runs finished before every finish wrote DONE kept their last working phase.
+        phase=row.phase if row.status in ACTIVE else DONE,
         done=row.done,
         total=row.total,
         queued_at=row.queued_at,

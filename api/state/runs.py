@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from api.core.model import Connection, RunCounts, RunRecord
+from api.core.model import DONE, Connection, RunCounts, RunRecord
 from api.core.schedule import PAUSE_AFTER_FAILURES
 from api.errors import NotFoundError, RunInProgress
 from api.state.rows import counts_row, new_run_id, run_record, run_row
@@ -78,7 +78,7 @@ def fail_orphan(conn: sa.Connection, run_id: str, now: dt.datetime) -> None:
     conn.execute(
         runs.update()
         .where(runs.c.id == run_id, runs.c.status == "running")
-        .values(status="failed", finished=now, message=INTERRUPTED)
+        .values(status="failed", finished=now, phase=DONE, message=INTERRUPTED)
     )
 
 
@@ -123,7 +123,7 @@ def finish(
     conn.execute(
         runs.update()
         .where(runs.c.id == run_id)
-        .values(status=status, finished=now, heartbeat=now, message=message)
+        .values(status=status, finished=now, heartbeat=now, phase=DONE, message=message)
         .values(counts_row(counts))
     )
     return run_record(conn.execute(runs.select().where(runs.c.id == run_id)).one())

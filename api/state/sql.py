@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from api.core.model import Connection, DocumentLink, RunCounts, RunRecord
+from api.core.model import DONE, Connection, DocumentLink, RunCounts, RunRecord
 from api.core.schedule import Schedule
 from api.errors import BillsyncError, ConfigError, NotFoundError, RunInProgress
 from api.ports import Clock, IndexEntry, utcnow
@@ -55,7 +55,8 @@ class SqlStateStore:
         clock: Clock = utcnow,
         stale_after: dt.timedelta = dt.timedelta(minutes=15),
     ) -> None:
-        self.url = engine_url(url).render_as_string(hide_password=True)
+        # Shown in messages: no password, no query (sslpassword, options, … may sit there).
+        self.url = engine_url(url).set(query={}).render_as_string(hide_password=True)
         self._clock = clock
         self._stale_after = stale_after
         self._engine = create_engine(url)
@@ -171,7 +172,10 @@ class SqlStateStore:
                 runs.update()
                 .where(runs.c.connection == row.id, runs.c.status == "queued")
                 .values(
-                    status="failed", finished=self._now(), message="The connection was removed."
+                    status="failed",
+                    finished=self._now(),
+                    phase=DONE,
+                    message="The connection was removed.",
                 )
             )
             conn.execute(connections.delete().where(connections.c.id == row.id))

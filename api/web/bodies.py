@@ -13,6 +13,7 @@ import flask
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
+from api.core.text import counted
 from api.errors import InvalidRequest
 from api.web.openapi import SCHEMAS
 
@@ -63,8 +64,10 @@ def describe(error: ValidationError) -> str:
     limits = {"minimum": "at least", "maximum": "at most", "minLength": "at least",
               "maxLength": "at most"}  # fmt: skip
     if rule in limits:
-        unit = " characters long" if rule.endswith("Length") else ""
-        return f"'{where}' must be {limits[rule]} {error.validator_value}{unit}."
+        limit = error.validator_value
+        if rule.endswith("Length"):
+            limit = counted(limit, "character") + " long"
+        return f"'{where}' must be {limits[rule]} {limit}."
     if rule == "pattern" and error.schema.get("description"):
         return f"'{where}' must be {error.schema['description']}."
     return f"'{where}' is not valid ({rule})."

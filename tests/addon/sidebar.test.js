@@ -15,7 +15,7 @@ function running(phase, done, total) {
 }
 
 const FINISHED = {
-  id: 'r1', status: 'succeeded', phase: 'writing', done: 24, total: 24,
+  id: 'r1', status: 'succeeded', phase: 'done', done: 24, total: 24,
   counts: { new: 24, updated: 1, unchanged: 0, line_items: 981 }, message: '',
   queued_at: '2026-11-29T12:00:00Z', started_at: '2026-11-29T12:00:01Z',
   finished_at: '2026-11-29T12:00:09Z', ledger_url: 'https://docs.google.com/spreadsheets/d/s/edit#gid=1',
@@ -107,7 +107,12 @@ test('a finished run is summarised as new/updated invoices and line items', () =
   );
   assert.equal(
     billsync.summaryOf({ ...FINISHED, counts: { new: 0, updated: 0, unchanged: 9, line_items: 0 } }),
-    'No new invoices · 0 line items'
+    'Nothing new · 9 invoices unchanged'
+  );
+  // A run recorded before line counts meant changed lines: its total is not shown as news.
+  assert.equal(
+    billsync.summaryOf({ ...FINISHED, counts: { new: 0, updated: 0, unchanged: 1, line_items: 979 } }),
+    'Nothing new · 1 invoice unchanged'
   );
 });
 
@@ -117,7 +122,7 @@ test("a failed run shows the service's human message, and offers Retry", () => {
   const failed = { ...FINISHED, status: 'failed', message, trigger: 'schedule' };
   const line = plain(billsync.runLine(failed, 'UTC'));
   assert.deepEqual(line, {
-    when: '29 Nov, 12:00 · scheduled',
+    when: '29 Nov, 12:00 UTC · scheduled',
     status: 'failed',
     statusText: 'Failed',
     text: message,
@@ -127,11 +132,21 @@ test("a failed run shows the service's human message, and offers Retry", () => {
   assert.equal(billsync.runLine({ ...failed, message: '' }, 'UTC').text, 'The sync failed. Try again, or look at the Runs tab.');
 });
 
-test("run times are shown in the Sheet's time zone", () => {
+test('run times are shown with their time zone, by default the local one', () => {
   const billsync = sidebar();
-  assert.equal(billsync.formatTime('2026-11-29T23:30:00Z', 'Asia/Tokyo'), '30 Nov, 08:30');
+  assert.equal(billsync.formatTime('2026-11-29T23:30:00Z', 'Asia/Tokyo'), '30 Nov, 08:30 GMT+9');
+  assert.equal(billsync.formatTime('2026-11-29T23:30:00Z', 'UTC'), '29 Nov, 23:30 UTC');
   assert.equal(billsync.formatTime('2026-11-29T23:30:00Z', 'Not/AZone'), '29 Nov, 23:30 UTC');
   assert.equal(billsync.formatTime(null, 'UTC'), '');
+  const before = process.env.TZ;
+  try {
+    process.env.TZ = 'Europe/Paris'; // the browser's zone: the person's local time
+    assert.equal(billsync.formatTime('2026-11-29T23:30:00Z'), '30 Nov, 00:30 CET');
+    assert.equal(billsync.runLine(FINISHED).when, '29 Nov, 13:00 CET');
+  } finally {
+    if (before === undefined) delete process.env.TZ;
+    else process.env.TZ = before;
+  }
 });
 
 test('schedules read as a sentence', () => {

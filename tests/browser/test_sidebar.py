@@ -104,6 +104,23 @@ def test_add_provider_then_sync_now_moves_the_bar_and_counts_equal_the_workbook(
     shoot(browser, "04-sync-finished")
 
 
+def test_run_times_are_the_persons_local_time_with_its_zone(
+    browser: WebDriver, fresh_preview: Preview
+) -> None:
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Tokyo"})
+    try:
+        open_sidebar(browser, fresh_preview)
+        add_provider(browser, "Tokyo", DEMO_TOKEN)
+        card = visible(browser, "#connection-list .card")
+        card.find_element(By.CSS_SELECTOR, "[data-action=sync]").click()
+        runs = card.find_element(By.CSS_SELECTOR, ".runs")
+        wait(browser, 90).until(lambda _: "Done" in runs.text)
+        when = card.find_element(By.CSS_SELECTOR, "[data-field=runs] li .run-head span").text
+    finally:
+        browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ""})
+    assert re.fullmatch(r"\d{1,2} \w{3}, \d{2}:\d{2} GMT\+9( · scheduled)?", when), when
+
+
 def watch_progress(browser: WebDriver, card: WebElement) -> list[tuple[int, str]]:
     """(aria-valuenow, label) each time the bar changes, until the sync's summary appears."""
     seen: list[tuple[int, str]] = []

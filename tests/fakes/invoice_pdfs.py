@@ -2,7 +2,8 @@
 
 Layouts: `ruled` (English, USD, a ruled table), `eu` (French, EUR, '1.234,56 €', dd/mm/yyyy,
 borderless columns), `multipage` (60 lines over several pages, header repeated), `credit`
-(a credit note), `unlabelled` (the supplier printed as a letterhead with no label), `scan`
+(a credit note), `unlabelled` (the supplier printed as a letterhead with no label), `gross`
+(unlabelled, and no subtotal: only the tax and the total), `scan`
 (the ruled invoice as a picture only: no text layer).
 """
 
@@ -32,6 +33,7 @@ class Truth:
     tax_rate: Decimal = Decimal("0.20")
     credit: bool = False
     labelled_supplier: bool = True
+    net_printed: bool = True  # False: no "Subtotal" line, only the tax and the total
     extra: dict[str, str] = field(default_factory=dict)
 
     def amounts(self) -> list[Decimal]:
@@ -96,9 +98,10 @@ def ruled(truth: Truth) -> bytes:
         for (description, qty, price), amount in zip(truth.lines, truth.amounts(), strict=True):
             table.row([description, f"{qty}", us(price), us(amount)])
     pdf.ln(4)
+    subtotal = [f"Subtotal {us(truth.net)}"] if truth.net_printed else []
     _text(
         pdf,
-        f"Subtotal {us(truth.net)}",
+        *subtotal,
         f"Tax ({truth.tax_rate * 100:.0f}%) {us(truth.tax)}",
         f"Total due {us(truth.total)} {truth.currency}",
     )
@@ -166,7 +169,8 @@ def sample(layout: str) -> Truth:
         (("VPS hosting (February)", Decimal(3), Decimal("20.00")),
          ("Backups", Decimal(1), Decimal("4.50"))),
         credit=credit,
-        labelled_supplier=layout != "unlabelled",
+        labelled_supplier=layout not in ("unlabelled", "gross"),
+        net_printed=layout != "gross",
     )  # fmt: skip
 
 

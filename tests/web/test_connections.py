@@ -219,6 +219,18 @@ def test_connection_bodies_are_checked_without_echoing_them(
         assert "secret-ish-value" not in response.get_data(as_text=True)
 
 
+def test_a_length_rule_counts_characters_in_good_grammar(
+    client: Any, ann: dict[str, str], sheet: str
+) -> None:
+    empty = {"provider": "digitalocean", "name": "x", "token": ""}
+    response = client.post(f"/v1/spreadsheets/{sheet}/connections", json=empty, headers=ann)
+
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"].startswith(
+        "'token' must be at least 1 character long."
+    )
+
+
 def test_a_revoked_grant_means_reconnect_google(
     web_app_settings: Settings, web_settings: WebSettings, issuer: Issuer,
     fake_google: FakeGoogle, sheet: str, queue: RecordingQueue, monkeypatch: pytest.MonkeyPatch,

@@ -88,7 +88,7 @@ def test_a_service_run_also_reads_its_ledgers_pdf_inbox(
         assert time.monotonic() < deadline, "the run never ended"
         time.sleep(0.1)
         run = client.get(f"/v1/runs/{run['run']['id']}", headers=bearer(key)).get_json()
-    assert run["run"]["status"] == "succeeded"
+    assert run["run"]["status"] == "succeeded" and run["run"]["phase"] == "done"
     deadline = time.monotonic() + 30  # the inbox follows the sync in the same job
     while (local.inbox_dir / "hosting.pdf").exists():
         assert time.monotonic() < deadline, "the inbox was not read after the run"
@@ -97,3 +97,57 @@ def test_a_service_run_also_reads_its_ledgers_pdf_inbox(
     pdf_rows = [row for row in rows if row["Provider"] == "PDF"]
     assert [row["Invoice ID"] for row in pdf_rows] == [truth.invoice_id]
     assert len(rows) == do_sim.config.months + 1 + 1  # the API invoices (+ preview) and the PDF
+
+
+def finished(client: Any, key: str, connection_id: str) -> dict[str, Any]:
+    run = client.post(f"/v1/connections/{connection_id}/sync", headers=bearer(key)).get_json()
+    deadline = time.monotonic() + 60
+    while run["run"]["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, "the run never ended"
+        time.sleep(0.1)
+        run = client.get(f"/v1/runs/{run['run']['id']}", headers=bearer(key)).get_json()
+    return dict(run["run"])
+
+
+def test_a_run_that_changed_nothing_reports_no_line_items_and_a_final_phase(
+    settings: Settings, do_sim: DigitalOceanSimulator
+) -> None:
+    local = replace(settings, digitalocean_api_url=do_sim.url)
+    app = create_app(local, WebSettings(auth="local"))
+    client, key = app.test_client(), local_key(local.home, None)
+    made = client.post(
+        "/v1/spreadsheets/local/connections", headers=bearer(key),
+        json={"provider": "digitalocean", "name": "acme", "token": DEMO_TOKEN},
+    )  # fmt: skip
+    connection_id = made.get_json()["connection"]["id"]
+    first = finished(client, key, connection_id)
+    again = finished(client, key, connection_id)
+
+    assert first["counts"]["line_items"] > 0 and first["phase"] == "done"
+    assert again["status"] == "succeeded" and again["phase"] == "done"
+    assert again["counts"]["new"] == again["counts"]["updated"] == 0
+    assert again["counts"]["line_items"] == 0 and again["message"].startswith("Nothing new")
+
+
+def test_a_demo_connection_synced_by_the_service_fails_with_what_to_do(
+    settings: Settings, do_sim: DigitalOceanSimulator
+) -> None:
+    from api import connections
+    from api.core.model import DEMO_OPTION
+    from api.factory import build
+
+    services = build(replace(settings, digitalocean_api_url=do_sim.url))
+    demo = connections.connect(
+        state=services.state, secrets=services.secrets, providers=services.provider,
+        provider="digitalocean", name="demo-digitalocean", token=DEMO_TOKEN,
+        options={DEMO_OPTION: {"months": 3, "items": 5}},
+    )  # fmt: skip
+    do_sim.requests.clear()
+    app = create_app(settings, WebSettings(auth="local"))  # the real API URL, as `serve` has it
+
+    run = finished(app.test_client(), local_key(settings.home, None), demo.id)
+
+    assert run["status"] == "failed" and run["phase"] == "done"
+    assert "'demo-digitalocean' is a demo connection" in run["message"]
+    assert "billsync sync demo-digitalocean" in run["message"]
+    assert do_sim.requests == []

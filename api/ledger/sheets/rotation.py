@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.core.model import LINE_COLUMNS, LINE_KEY_COLUMN, LedgerBatch, LineItem
-from api.core.text import column_letter
+from api.core.text import column_letter, counted
 from api.errors import RetriableSinkError
 from api.ledger.sheets.budget import choose_years, over_limit, run_row
 from api.ledger.sheets.cells import read_value, same_value, to_cell, typed
@@ -183,8 +183,10 @@ class Rotation:
         copied = self._copy(lines, moving, ids)
         requests = LinePlanner(_clone(lines), 1).delete([p for ps in moving.values() for p in ps])
         requests += [_record(year, ids[year]) for year in chosen if year not in archived]
-        moved = "; ".join(f"{year} ({copied[year]:,} rows) to {sheet_url(ids[year])}"
-                          for year in chosen)  # fmt: skip
+        moved = "; ".join(
+            f"{year} ({counted(copied[year], 'row', grouped=True)}) to {sheet_url(ids[year])}"
+            for year in chosen
+        )
         now = self._clock()
         requests.append(run_row(runs, {
             "Started": now, "Finished": now, "Trigger": "sheets", "Status": "rotated",
