@@ -30,6 +30,7 @@ from api.core.bill_formats import (
 )
 from api.core.bills import AccountMap, Bill, month_bills, parse_accounts, totals_by_currency
 from api.core.model import Connection, DocumentLink, RunCounts, RunRecord
+from api.core.text import counted
 from api.errors import ConfigError
 from api.ports import ExportStore, FileStore, LedgerSink
 from api.reports import CLIENTS_TAB, allocations_by_key
@@ -69,7 +70,7 @@ class Export:
             text = f"No {product} bills for {self.period}: the ledger has no invoice of that month"
             return " ".join([text + "; nothing was exported.", *self.notes])
         links = ", ".join(file.link.url for file in self.files)
-        text = f"{product} bills for {self.period}: {self.bills} bills in {links}"
+        text = f"{product} bills for {self.period}: {counted(self.bills, 'bill')} in {links}"
         return " ".join([text + ".", *self.notes])
 
 

@@ -534,7 +534,7 @@ def test_meta_total_must_match_what_the_pages_held(fake, connect) -> None:
 
     server = fake({INVOICES: invoices})
 
-    with pytest.raises(MalformedResponse, match="meta.total says 5 invoices but the pages held 3"):
+    with pytest.raises(MalformedResponse, match="meta.total is 5 but the pages of invoices held 3"):
         connect(server.url).list_invoices(first_sync=False)
     assert [r.query["page"] for r in server.requests] == ["1", "2"]
 

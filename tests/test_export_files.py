@@ -84,3 +84,13 @@ def many_invoices(count: int) -> LedgerBatch:
             description="seats", amount=amount, currency="USD",
         ))  # fmt: skip
     return LedgerBatch(invoices=tuple(invoices), lines=tuple(lines))
+
+
+def test_the_message_counts_bills_in_words(tmp_path: Path) -> None:
+    sink = WorkbookLedger(tmp_path / "ledger.xlsx")
+    sink.write(many_invoices(1))
+    store = FolderStore(tmp_path / "archive")
+
+    made = export_month(sink, store, "qbo", "2026-03", workdir=tmp_path / "tmp")
+
+    assert "2026-03: 1 bill in " in made.message(), made.message()

@@ -144,7 +144,7 @@ class Paginator:
     def finish(self) -> None:
         if self.total is not None and self.total != self.collected:
             raise malformed(
-                f"meta.total says {self.total} {self.label} but the pages held {self.collected}"
+                f"meta.total is {self.total} but the pages of {self.label} held {self.collected}"
             )
 
     def _page_url(self, page: int) -> str:
