@@ -135,6 +135,7 @@ class ApiClient:
         base_url: str,
         headers: Mapping[str, str],
         error_for: ErrorFor,
+        secret: str = "",
         display_name: str = "",
         http: HttpSettings,
         limiter: SlidingWindowLimiter | None = None,
@@ -149,6 +150,7 @@ class ApiClient:
         self.display_name = display_name or provider  # how messages name it
         self.calls = 0
         self._error_for = error_for
+        self._secret = secret  # the credential in `headers`: no error text may carry it back
         self._http = http
         self._limiter = limiter
         self._sleep = sleep
@@ -282,7 +284,7 @@ class ApiClient:
             self._limiter.pause(min(wait, self._http.max_retry_delay))
 
     def _classify(self, response: httpx.Response) -> ProviderError:
-        error = self._error_for(response)
+        error = without_secret(self._error_for(response), self._secret)
         if response.status_code in RETRIABLE_STATUS and not isinstance(error, RetriableError):
             error = (RateLimited if response.status_code == 429 else RetriableError)(
                 error.message, provider=self.provider, status=response.status_code,
@@ -305,6 +307,22 @@ class ApiClient:
                 "status": response.status_code if response is not None else 0,
                 "latency": f"{elapsed_ms / 1000:.3f}s"}}},
         )  # fmt: skip
+
+
+def without_secret(error: ProviderError, secret: str) -> ProviderError:
+    """`error`, or a copy of it whose message and action have `secret` replaced by
+    "[redacted]": a last check that a provider's error body never carries the caller's token
+    back into a message. Secrets shorter than 8 characters are left alone (replacing them would
+    shred ordinary text)."""
+    action = error.action or ""
+    if len(secret) < 8 or (secret not in error.message and secret not in action):
+        return error
+    clean = type(error)(
+        error.message.replace(secret, "[redacted]"), provider=error.provider,
+        status=error.status, action=action.replace(secret, "[redacted]") or None,
+    )  # fmt: skip
+    clean.request_id = error.request_id
+    return clean
 
 
 class _Closing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -355,6 +356,24 @@ def test_api_key_never_reaches_errors_or_logs(sim, connect) -> None:
         logs.configure(logging.WARNING)
     assert secret not in str(refused.value) and secret not in stream.getvalue()
     assert "/billing/v1/invoices" in stream.getvalue()  # the calls were logged, redacted
+
+
+def test_a_server_echoing_the_api_key_does_not_leak_it() -> None:
+    secret = "plain-doit-key-5e1b27"  # no known key shape: only the explicit guard helps
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        said = f"key {request.headers['Authorization'].split()[-1]} is not allowed here"
+        return httpx.Response(403, json={"error": said, "details": said})
+
+    provider = DoitProvider(
+        secret, base_url="https://api.doit.com", http=FAST, tenant_id="acme-inc",
+        transport=httpx.MockTransport(echo),
+    )  # fmt: skip
+    with contextlib.closing(provider), pytest.raises(ProviderError) as refused:
+        provider.list_invoices(first_sync=True)
+
+    assert refused.value.status == 403 and "[redacted]" in str(refused.value)
+    assert secret not in f"{refused.value} {refused.value!r} {vars(refused.value)}"
 
 
 def test_urls_in_messages_and_logs_carry_no_query_values(sim, connect) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -233,7 +233,8 @@ class DigitalOceanProvider:
             display_name=DISPLAY_NAME,
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            error_for=_error_without(token),
+            error_for=parse_error,
+            secret=token,
             http=http,
             limiter=SlidingWindowLimiter(limits, margin=PACING_MARGIN, clock=clock, sleep=sleep),
             sleep=sleep,
@@ -312,20 +313,3 @@ def _handle_uuid(ref: InvoiceRef) -> str:
     if not uuid:
         raise ValueError(f"{ref.key} is not a DigitalOcean invoice reference")
     return uuid
-
-
-def _error_without(token: str) -> Callable[[httpx.Response], ProviderError]:
-    """parse_error, plus a last check that no message ever carries the token back."""
-
-    def error_for(response: httpx.Response) -> ProviderError:
-        error = parse_error(response)
-        if len(token) >= 8 and token in str(error):  # shorter: it would shred text
-            clean = type(error)(
-                error.message.replace(token, "[redacted]"), provider=PROVIDER,
-                status=error.status, action=(error.action or "").replace(token, "[redacted]"),
-            )  # fmt: skip
-            clean.request_id = error.request_id
-            return clean
-        return error
-
-    return error_for

@@ -182,7 +182,8 @@ class DoitProvider:
             provider=DISPLAY_NAME,
             base_url=base_url,
             headers=headers,
-            error_for=_error_without(api_key),
+            error_for=parse_error,
+            secret=api_key,
             http=replace(http, timeout=max(http.timeout, MIN_TIMEOUT)),
             backoff_initial=2.0,
             backoff_max=60.0,
@@ -280,20 +281,3 @@ class DoitProvider:
             if token in seen:
                 raise malformed("the next page token pointed back to a page already read")
             seen.add(token)
-
-
-def _error_without(api_key: str) -> Callable[[httpx.Response], ProviderError]:
-    """parse_error, plus a last check that no message ever carries the API key back."""
-
-    def error_for(response: httpx.Response) -> ProviderError:
-        error = parse_error(response)
-        if len(api_key) >= 8 and (api_key in error.message or api_key in (error.action or "")):
-            clean = type(error)(
-                error.message.replace(api_key, "[redacted]"), provider=DISPLAY_NAME,
-                status=error.status, action=(error.action or "").replace(api_key, "[redacted]"),
-            )  # fmt: skip
-            clean.request_id = error.request_id
-            return clean
-        return error
-
-    return error_for
