@@ -196,7 +196,7 @@ def test_export_command_and_regional_dates(tmp_path: Path) -> None:
     args = ["export", "qbo", "--period", "2026-01", "--date-format", "iso", "--out", str(out)]
     result = CliRunner().invoke(cli, ["--home", str(home), *args])
     assert result.exit_code == 0, result.output
-    assert "QuickBooks Online bills for 2026-01: 1 bills" in result.output
+    assert "QuickBooks Online bills for 2026-01: 1 bill" in result.output
     assert validate_qbo(out.read_text("utf-8"), "iso") == {"1001": ("USD", Decimal("96.19"))}
     bad = CliRunner().invoke(cli, ["--home", str(home), "export", "xero", "--period", "2026-13"])
     assert bad.exit_code != 0 and "YYYY-MM" in str(bad.exception)
