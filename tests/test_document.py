@@ -12,6 +12,8 @@ from api.core import printed
 from api.core.document import (
     Entity,
     ExtractedDocument,
+    PdfInvoice,
+    PdfLine,
     document_from_dict,
     document_to_dict,
     read_invoice,
@@ -181,11 +183,13 @@ def test_lines_without_a_printed_net_are_checked_against_total_less_tax(tmp_path
     path, truth = invoice_pdfs.write(tmp_path, "gross")  # no supplier label, no subtotal
 
     invoice = read_invoice(LocalExtractor().extract(path))
-    row, _ = pdf_rows(invoice, sha256="0" * 64)
+    row, lines = pdf_rows(invoice, sha256="0" * 64)
 
     assert invoice.net is None and (invoice.tax, invoice.total) == (truth.tax, truth.total)
     assert invoice.review == ("supplier not found", "net not found"), "lines = total - tax"
-    assert row.reconciled is True and row.lines_total == truth.net
+    assert row.reconciled is True and sum(line.amount for line in lines[:-1]) == truth.net
+    assert (lines[-1].category, lines[-1].amount) == ("Tax", truth.tax)
+    assert row.lines_total == truth.total
     assert row.account == "" and row.review.startswith("supplier not found")
 
 
@@ -233,3 +237,45 @@ def test_the_reference_scans_come_out_empty_and_flagged_locally(name: str) -> No
         (),
     )
     assert invoice.review[0].startswith("no text layer") and "total not found" in invoice.review
+
+
+D = Decimal
+
+
+@pytest.mark.parametrize(("net", "tax", "grand", "amounts", "added"), [
+    # lines before tax (they match the net): the printed tax becomes a Tax line
+    (D("100.00"), D("20.00"), D("120.00"), ["60.00", "40.00"], [("Tax", D("20.00"))]),
+    # no net printed, lines match total less tax: the same
+    (None, D("20.00"), D("120.00"), ["100.00"], [("Tax", D("20.00"))]),
+    # the tax is billed as a line already (lines match the total): nothing added
+    (D("100.00"), D("20.00"), D("120.00"), ["100.00", "20.00"], []),
+    # no tax printed, or a zero tax: nothing added
+    (None, None, D("100.00"), ["100.00"], []),
+    (D("100.00"), D("0.00"), D("100.00"), ["100.00"], []),
+    # lines that match no printed amount: Review names them, no made-up difference
+    (D("100.00"), D("20.00"), D("120.00"), ["90.00"], []),
+    # no line read: one "not itemised" row for the net, then the tax
+    (D("100.00"), D("20.00"), D("120.00"), [],
+     [("Other", D("100.00")), ("Tax", D("20.00"))]),
+    (None, D("20.00"), D("120.00"), [], [("Other", D("100.00")), ("Tax", D("20.00"))]),
+    (None, None, D("75.00"), [], [("Other", D("75.00"))]),
+    (None, None, None, [], []),
+    # a credit note: its negative tax is a negative Tax line
+    (D("-50.00"), D("-10.00"), D("-60.00"), ["-50.00"], [("Tax", D("-10.00"))]),
+])  # fmt: skip
+def test_inbox_lines_add_up_to_the_printed_total_as_a_providers_do(
+    net: Decimal | None, tax: Decimal | None, grand: Decimal | None,
+    amounts: list[str], added: list[tuple[str, Decimal]],
+) -> None:  # fmt: skip
+    pdf = PdfInvoice(
+        invoice_id="INV-9", supplier="Acme", currency="EUR", net=net, tax=tax, total=grand,
+        lines=tuple(PdfLine(f"item {n}", D(a)) for n, a in enumerate(amounts, 1)),
+    )  # fmt: skip
+
+    invoice, lines = pdf_rows(pdf, sha256="2" * 64)
+
+    extra = lines[len(amounts) :]
+    assert [(line.category, line.amount) for line in extra] == added
+    assert [line.position for line in lines] == list(range(1, len(lines) + 1))
+    if added and grand is not None:
+        assert invoice.lines_total == grand, "Line Items now sum to the invoice total"

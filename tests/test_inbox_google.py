@@ -48,11 +48,11 @@ def test_a_pdf_in_the_drive_inbox_becomes_a_sheet_row_and_an_archived_drive_file
     assert (row["Account"], row["Invoice ID"], row["Total"]) == (
         truth.supplier, truth.invoice_id, truth.total,
     )  # fmt: skip
-    assert row["Line Items"] == 2 and row["Reconciled"] is True
+    assert row["Line Items"] == 3 and row["Reconciled"] is True  # two read, one the printed tax
     lines = [
         r for r in sheet(services).rows("Line Items") if r["Invoice Key"] == row["Invoice Key"]
     ]
-    assert [r["Amount"] for r in lines] == truth.amounts()
+    assert [r["Amount"] for r in lines] == [*truth.amounts(), truth.tax]
     archived = [f for f in files(fake_google).values() if f["name"] == "2024-02 INV-1001.pdf"]
     content = fake_google.drive.content  # type: ignore[attr-defined]
     assert len(archived) == 1 and content[archived[0]["id"]][-1] == pdf

@@ -38,21 +38,23 @@ def test_a_dropped_pdf_becomes_a_row_its_lines_and_an_archived_file(services: Se
     run = run_inbox(services)
 
     assert run.status == "succeeded", run.message
-    assert run.counts.new == 1 and run.counts.line_items == 2
+    assert run.counts.new == 1 and run.counts.line_items == 3  # two read, one the printed tax
     row = invoices(services)[f"pdf:{digest}"]
     assert row["Provider"] == "PDF" and row["Account"] == truth.supplier
     assert row["Invoice ID"] == truth.invoice_id and row["Period"] == "2024-02"
     assert row["Invoice Date"] == truth.invoice_date and row["Due Date"] == truth.due_date
     assert (row["Total"], row["Taxes"], row["Currency"]) == (truth.total, truth.tax, "USD")
-    assert row["Line Items Total"] == truth.net and row["Reconciled"] is True
+    assert row["Line Items Total"] == truth.total and row["Reconciled"] is True
     assert row["Review"] == ""
     archived = services.files.location() + "/PDF/Acme Hosting Ltd/2024/2024-02 INV-1001.pdf"
     assert Path(archived).read_bytes() == content
     assert row["PDF"] == "2024-02 INV-1001.pdf"  # a link cell reads back as its text
     lines = [r for r in services.sink.rows("Line Items") if r["Invoice Key"] == f"pdf:{digest}"]
-    assert [(r["Description"], r["Quantity"], r["Unit Price"], r["Amount"]) for r in lines] == [
+    *read, tax = lines
+    assert [(r["Description"], r["Quantity"], r["Unit Price"], r["Amount"]) for r in read] == [
         (d, q, p, a) for (d, q, p), a in zip(truth.lines, truth.amounts(), strict=True)
     ]
+    assert (tax["Category"], tax["Amount"]) == ("Tax", truth.tax), "the lines add up to the total"
     assert not path.exists(), "the file leaves the inbox once its rows are written"
     runs = services.sink.rows("Runs")
     assert runs[-1]["Connection"] == "inbox" and "1 new" in runs[-1]["Message"]
@@ -280,5 +282,6 @@ def test_the_inbox_rebuilds_the_summary_and_allocates_the_new_lines(services: Se
 
     assert run.status == "succeeded", run.message
     lines = services.sink.rows("Line Items")
-    assert {r["Client"] for r in lines if r["Invoice Key"] == f"pdf:{digest}"} == {"Unallocated"}
+    clients = {r["Category"]: r["Client"] for r in lines if r["Invoice Key"] == f"pdf:{digest}"}
+    assert clients.pop("Tax") == "Shared" and set(clients.values()) == {"Unallocated"}
     check_summary(lines, summary_blocks(summary_rows(Path(services.sink.location()))))
