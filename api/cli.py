@@ -3,6 +3,7 @@ export."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
@@ -224,16 +225,15 @@ def inbox(obj: _Context) -> None:
 
 
 @cli.command()
-@click.option("--month", default=None, help="YYYY-MM (UTC); default: this month.")
+@click.option("--month", "when", type=click.DateTime(["%Y-%m"]), default=None,
+              help="YYYY-MM (UTC); default: this month.")  # fmt: skip
 @click.pass_obj
-def usage(obj: _Context, month: str | None) -> None:
+def usage(obj: _Context, when: dt.datetime | None) -> None:
     """Document AI pages and estimated cost per connection for a month (the budget)."""
-    import datetime as dt
-
     from api.state.extraction import SqlExtractionBook
 
     settings = obj.settings()
-    month = month or f"{dt.datetime.now(dt.UTC):%Y-%m}"
+    month = f"{when or dt.datetime.now(dt.UTC):%Y-%m}"
     rows = SqlExtractionBook(settings.database_url).usage(month)
     if not rows:
         click.echo(f"No Document AI pages in {month}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from tests.fakes import invoice_pdfs
 from tests.test_cli import billsync
@@ -68,3 +69,11 @@ def test_billsync_usage_shows_the_months_document_ai_pages(tmp_path: Path) -> No
     assert shown.returncode == 0, shown.stderr
     lines = [line.split() for line in shown.stdout.splitlines()[1:]]
     assert lines == [["acme", "40", "20%", "0.40"], ["inbox", "2", "1%", "0.02"]]
+
+
+@pytest.mark.parametrize("month", ["2026-13", "2026-1", "november"])
+def test_billsync_usage_refuses_a_month_that_is_not_one(tmp_path: Path, month: str) -> None:
+    refused = billsync(tmp_path / "h", ["usage", "--month", month])
+
+    assert refused.returncode == 2 and "'--month'" in refused.stderr
+    assert f"'{month}'" in refused.stderr and "%Y-%m" in refused.stderr
