@@ -71,7 +71,7 @@ def test_billsync_usage_shows_the_months_document_ai_pages(tmp_path: Path) -> No
     assert lines == [["acme", "40", "20%", "0.40"], ["inbox", "2", "1%", "0.02"]]
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-1", "november"])
+@pytest.mark.parametrize("month", ["2026-13", "2026-00", "november"])
 def test_billsync_usage_refuses_a_month_that_is_not_one(tmp_path: Path, month: str) -> None:
     refused = billsync(tmp_path / "h", ["usage", "--month", month])
 
