@@ -88,10 +88,19 @@ class FileStore(Protocol):
 class ReportSink(Protocol):
     """A ledger that also keeps the Summary and Clients tabs (both sinks do)."""
 
-    def write_reports(self, tables: Sequence[Table], allocations: Allocations) -> None:
+    def write_reports(
+        self, tables: Sequence[Table], allocations: Allocations, mark: str = ""
+    ) -> None:
         """Replace the Summary tab with `tables` (and its chart), add an empty Clients tab if
         there is none, and set Client/Billable on the Line Items rows whose Line Key is in
-        `allocations` (and only those)."""
+        `allocations` (and only those). `mark` (what the tables were built with) is kept for
+        `report_mark`."""
+        ...
+
+    def report_mark(self) -> str | None:
+        """The `mark` of the last write_reports, as long as nothing the Summary is built
+        from (Line Items, Clients) nor the Summary itself changed since, as far as the sink
+        can tell cheaply; None otherwise. A refresh is skipped when this equals its mark."""
         ...
 
 

@@ -3,30 +3,50 @@ summary and allocation functions); run after every sync that changed something."
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from api.core.allocation import Allocation, allocate_all, parse_rules
+from api.core.allocation import Allocation, Rule, allocate_all, parse_rules
 from api.core.passthrough import invoice_shares, pass_through
 from api.core.summary import summary_tables
 from api.ports import LedgerSink, ReportSink
 
 CLIENTS_TAB = "Clients"
+# Part of every mark: a release that changes what the Summary holds (its tables, columns or
+# formats) bumps it, so the first refresh after an upgrade rebuilds the Summary once.
+REPORT_FORMAT = "1"
 
 
-def refresh(sink: LedgerSink) -> list[str]:
+def refresh(sink: LedgerSink, *, force: bool = False) -> list[str]:
     """Allocate every line by the Clients rules, write the changed Client/Billable cells and
     the Summary tab; returns one message per bad rule (for the Runs row). A sink without
-    report support is left alone."""
+    report support is left alone.
+
+    Skipped, returning no message, when the sink reports that its Line Items, Clients rules
+    and Summary are as the last refresh left them (`report_mark` equals this refresh's mark):
+    the same rules were reported when they were applied. `force` rebuilds anyway.
+    """
     if not isinstance(sink, ReportSink):
         return []
     rules, problems = parse_rules(sink.rows(CLIENTS_TAB))
+    mark = report_mark(rules, problems)
+    if not force and sink.report_mark() == mark:
+        return []
     lines = sink.rows("Line Items")
     allocations = allocate_all(lines, rules)
     shares = invoice_shares(lines, allocations)
     tables = summary_tables(lines, pass_through(shares))
-    sink.write_reports(tables, changed_allocations(lines, allocations))
+    sink.write_reports(tables, changed_allocations(lines, allocations), mark)
     return list(problems)
+
+
+def report_mark(rules: Sequence[Rule], problems: Sequence[str]) -> str:
+    """What a Summary was built with, besides the Line Items: the report format and the
+    Clients rules as parsed (so a cell typed as a number or as text reads the same), with the
+    messages for bad rows. A SHA-256, 16 hex digits."""
+    text = repr((REPORT_FORMAT, tuple(rules), tuple(problems)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def allocations_by_key(

@@ -48,7 +48,7 @@ from api.ledger.sheets.layout import (
 from api.ledger.sheets.plan import Request, TabState, chunk
 from api.ledger.sheets.rotation import Rotation, Routed, archived_years, plan_main
 from api.ledger.sheets.snapshot import FIELDS, FILTERS, Snapshot, parse, read_tags
-from api.ledger.sheets.summary import report_requests
+from api.ledger.sheets.summary import SUMMARY_TAB, report_requests
 from api.ledger.sheets.year_archive import ArchiveBook, DriveArchives, typed_records
 from api.ports import Allocations, Clock, utcnow
 
@@ -59,6 +59,7 @@ ROLES = {"invoices": ("Invoices", INVOICE_COLUMNS), "line_items": ("Line Items",
 TITLE_ROLES = {title: role for role, (title, _) in ROLES.items()}
 ARCHIVE_TAB = re.compile(r"Line Items (\d{4})")
 REPLANS = 3  # fresh read + plan after an ambiguous failure, at most this many times
+MARK_KEY = "billsync.summary.mark"  # on the Summary tab: what its tables were built with
 LAYOUT_FIELDS = (
     "spreadsheetId,properties.title,sheets(properties,developerMetadata),developerMetadata"
 )
@@ -123,6 +124,7 @@ class SheetsLedger:
         self._existing: set[str] = set()  # roles the last full look-up found already tagged
         self._retag: list[Request] = []  # tags to send with the next ledger write
         self._created: frozenset[str] = frozenset()  # roles the last look-up had to add
+        self._wrote = False  # this sink wrote Line Items since the last write_reports
 
     # -- LedgerSink --------------------------------------------------------------------------
 
@@ -132,6 +134,7 @@ class SheetsLedger:
     def write(self, batch: LedgerBatch) -> None:
         if batch.empty:
             return
+        self._wrote = True  # the Summary no longer matches Line Items (see report_mark)
         for attempt in range(REPLANS + 1):
             draft = self._draft(batch)  # reads are retried inside; a failed read ends here
             try:
@@ -202,14 +205,42 @@ class SheetsLedger:
         if self._on_replaced is not None:
             self._on_replaced(new)
 
-    def write_reports(self, tables: Sequence[Table], allocations: Allocations) -> None:
+    def write_reports(
+        self, tables: Sequence[Table], allocations: Allocations, mark: str = ""
+    ) -> None:
         """The Summary tab rebuilt (tables and chart), a Clients tab if missing, and the
-        changed Client/Billable cells of Line Items (see sheets.summary)."""
+        changed Client/Billable cells of Line Items (see sheets.summary); `mark` is kept as
+        developer metadata on the new Summary tab, in the last body (see report_mark)."""
         lines = self._layout()["line_items"]
         header = self._header("line_items")
         requests = report_requests(self._client, lines, header, tables, allocations)
+        added = [r["addSheet"]["properties"] for r in requests if "addSheet" in r]
+        summary = next(props["sheetId"] for props in added if props["title"] == SUMMARY_TAB)
+        requests.append({"createDeveloperMetadata": {"developerMetadata": {
+            "metadataKey": MARK_KEY, "metadataValue": mark, "visibility": "DOCUMENT",
+            "location": {"sheetId": summary}}}})  # fmt: skip
         for body in chunk([requests], self._max_batch):
             self._client.batch_update(body)
+        self._wrote = False
+
+    def report_mark(self) -> str | None:
+        """The mark the last write_reports left on the Summary tab (one spreadsheets.get of
+        the tabs' metadata); None without one, or when this sink has written Line Items since.
+
+        The Sheet offers no cheap fingerprint of a tab, so edits a person makes by hand in
+        Line Items go unseen until the next sync that writes rows (`billsync summary`
+        rebuilds regardless). The old Summary's metadata goes with the deleted tab.
+        """
+        if self._wrote:
+            return None
+        book = self._client.spreadsheet("sheets(properties(title),developerMetadata)")
+        for sheet in book.get("sheets", []):
+            if sheet.get("properties", {}).get("title") != SUMMARY_TAB:
+                continue
+            for item in sheet.get("developerMetadata", []):
+                if item.get("metadataKey") == MARK_KEY:
+                    return str(item.get("metadataValue", ""))
+        return None
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
+import json
+import os
 import threading
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -59,6 +61,7 @@ class WorkbookLedger:
         self.path = Path(path)
         self.clock = clock
         self._lock = threading.Lock()
+        self._read: tuple[tuple[int, ...], list[list[Any]]] | None = None
 
     def location(self) -> str:
         return str(self.path)
@@ -99,28 +102,85 @@ class WorkbookLedger:
 
     def rows(self, tab: str) -> list[dict[str, Any]]:
         with self._lock, self._open() as reader:
-            return _tab_rows(reader, tab) or []
+            return _tab_rows(reader, tab, self._remember(tab)) or []
 
     # -- the rewrite ------------------------------------------------------------------------
 
-    def write_reports(self, tables: Sequence[Table], allocations: Allocations) -> None:
+    def write_reports(
+        self, tables: Sequence[Table], allocations: Allocations, mark: str = ""
+    ) -> None:
         """Replace the Summary tab (tables and chart), add a Clients tab if there is none, and
-        set Client/Billable on the Line Items rows named in `allocations`; one rewrite."""
+        set Client/Billable on the Line Items rows named in `allocations`; one rewrite. `mark`
+        is kept beside the file with what the rewrite left (see report_mark)."""
         edits = {"Line Items": allocation_edit(allocations)} if allocations else {}
         self._rewrite(
             lambda _reader: edits,
             {SUMMARY_TAB: SummarySheet(tables), CLIENTS_TAB: ClientsSheet()},
+            then=lambda: self._keep_mark(mark),
         )
+
+    def report_mark(self) -> str | None:
+        """The `mark` of the last write_reports while the Line Items, Clients and Summary
+        sheets are byte for byte as it left them (each part's CRC-32 and size, from the zip
+        directory: nothing is decompressed); None after any change to them, or none kept."""
+        try:
+            kept = json.loads(self._mark_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        with self._lock, self._open() as reader:
+            if reader is None or not isinstance(kept, dict):
+                return None
+            return str(kept.get("mark")) if kept.get("parts") == _report_parts(reader) else None
+
+    @property
+    def _mark_path(self) -> Path:
+        return self.path.parent / f".{self.path.name}.summary"
+
+    def _keep_mark(self, mark: str) -> None:
+        with self._open() as reader:
+            parts = _report_parts(reader) if reader else {}
+        with replacing(self._mark_path, sync_dir=False) as file:
+            file.write(json.dumps({"mark": mark, "parts": parts}).encode())
 
     def _rewrite(
         self,
         edits: Callable[[XlsxReader | None], dict[str, TabEdit]],
         generated: Mapping[str, Generated] | None = None,
+        then: Callable[[], None] | None = None,
     ) -> None:
         with self._lock, self._file_lock(), self._open() as reader:
             self._remove_stale_temps()
             planned = edits(reader)
-            self._save(lambda book: fill_book(book, reader, planned, generated))
+            read = self._recalled(reader)
+            self._save(lambda book: fill_book(book, reader, planned, generated, read))
+            if then is not None:
+                then()
+
+    # -- rows read once ----------------------------------------------------------------------
+
+    def _remember(self, tab: str) -> Callable[[list[list[Any]]], None] | None:
+        """For Line Items: keep the cell values just read from a file someone else saved, so
+        the rewrite that follows (a refresh) does not parse its XML a second time."""
+        if tab != "Line Items":
+            return None
+        identity = _identity(self.path)
+
+        def keep(rows: list[list[Any]]) -> None:
+            self._read = (identity, rows)
+
+        return keep
+
+    def _recalled(self, reader: XlsxReader | None) -> Callable[[Any], Iterator[list[Any]]] | None:
+        """The rows `rows()` kept, while the file is still the one they were read from."""
+        read, self._read = self._read, None
+        if reader is None or read is None or read[0] != _identity(self.path):
+            return None
+        rows = read[1]
+
+        def recall(sheet: Any) -> Iterator[list[Any]]:
+            return iter(rows) if sheet.title == "Line Items" else reader.rows(sheet)
+
+        return recall
 
     def _remove_stale_temps(self) -> None:
         """Temp files of writers that died (killed, power cut) before renaming: only a holder of
@@ -179,8 +239,11 @@ class WorkbookLedger:
             ) from None
 
 
-def _tab_rows(reader: XlsxReader | None, tab: str) -> list[dict[str, Any]] | None:
-    """A tab's rows typed by header name; None when the file or the tab does not exist."""
+def _tab_rows(
+    reader: XlsxReader | None, tab: str, keep: Callable[[list[list[Any]]], None] | None = None
+) -> list[dict[str, Any]] | None:
+    """A tab's rows typed by header name; None when the file or the tab does not exist.
+    `keep` is given the raw rows of a file someone else saved (header first)."""
     sheet = next((s for s in reader.sheets if s.title == tab), None) if reader else None
     if reader is None or sheet is None:
         return None
@@ -188,11 +251,33 @@ def _tab_rows(reader: XlsxReader | None, tab: str) -> list[dict[str, Any]] | Non
     if is_ours(reader):
         raw = RawSheet(reader, sheet)
         rows = (row for row in map(RawRow.values, raw.rows()) if filled(row))
+    elif keep is not None:
+        every = list(reader.rows(sheet))
+        keep(every)
+        rows = iter(every)
     else:
         rows = reader.rows(sheet)
     header = header_names(next(rows, []))
     typed = row_typer(tuple(header), frozenset(TABS.get(tab, ())))
     return [typed(values) for values in rows]
+
+
+def _report_parts(reader: XlsxReader) -> dict[str, list[int]]:
+    """Sheet title -> [CRC-32, size] of the sheets a Summary is built from and written to."""
+    return {
+        sheet.title: [reader.info(sheet.path).CRC, reader.info(sheet.path).file_size]
+        for sheet in reader.sheets
+        if sheet.title in ("Line Items", CLIENTS_TAB, SUMMARY_TAB)
+    }
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """Which file is at `path` now: a rename over it (every save) changes the inode."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return ()
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
 
 
 def _held_keys(reader: XlsxReader | None, path: Path) -> frozenset[str] | None:
