@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
@@ -63,10 +63,11 @@ class LedgerSink(Protocol):
         it from the provider. Raises SinkError, with what to do, when the ledger is damaged."""
         ...
 
-    def rows(self, tab: str) -> list[dict[str, Any]]:
+    def rows(self, tab: str, columns: Collection[str] | None = None) -> list[dict[str, Any]]:
         """Read a tab back as dicts keyed by header, typed like the model's row() values:
         Decimal money, date / aware-UTC datetime, int, bool, str ('' for an empty text
-        cell is returned as ''), None for an empty typed cell."""
+        cell is returned as ''), None for an empty typed cell. With `columns`, only those
+        are needed: a sink may leave the others out to read faster."""
         ...
 
     def location(self) -> str:

@@ -7,12 +7,26 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from api.core.allocation import Allocation, Rule, allocate_all, parse_rules
+from api.core.allocation import (
+    BARE_FIELDS,
+    MATCH_FIELDS,
+    Allocation,
+    Rule,
+    allocate_all,
+    parse_rules,
+)
+from api.core.model import ALLOCATION_COLUMNS
 from api.core.passthrough import invoice_shares, pass_through
 from api.core.summary import summary_tables
 from api.ports import LedgerSink, ReportSink
 
 CLIENTS_TAB = "Clients"
+# The Line Items columns allocation, shares and the Summary tables read (a workbook leaves
+# the others, such as the Start/End dates, undecoded): a table that needs another adds it here.
+REPORT_COLUMNS = frozenset({
+    *(name for names in MATCH_FIELDS.values() for name in names), *BARE_FIELDS,
+    "Provider", "Invoice Key", "Period", "Amount", "Currency", "Line Key", *ALLOCATION_COLUMNS,
+})  # fmt: skip
 # Part of every mark: a release that changes what the Summary holds (its tables, columns or
 # formats) bumps it, so the first refresh after an upgrade rebuilds the Summary once.
 REPORT_FORMAT = "1"
@@ -33,7 +47,7 @@ def refresh(sink: LedgerSink, *, force: bool = False) -> list[str]:
     mark = report_mark(rules, problems)
     if not force and sink.report_mark() == mark:
         return []
-    lines = sink.rows("Line Items")
+    lines = sink.rows("Line Items", REPORT_COLUMNS)
     allocations = allocate_all(lines, rules)
     shares = invoice_shares(lines, allocations)
     tables = summary_tables(lines, pass_through(shares))

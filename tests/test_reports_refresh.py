@@ -165,3 +165,10 @@ def test_the_sheet_skips_until_rules_or_lines_change(
     lines = again.rows("Line Items")
     assert LAST in {x["Invoice Key"] for x in lines}
     check_summary(lines, summary_blocks(tab(fake_google, "Summary").values()))
+
+
+def test_rows_of_some_columns_equal_those_of_a_full_read(sink: WorkbookLedger) -> None:
+    wanted = ("Amount", "Line Key", "Client")
+    some = sink.rows("Line Items", wanted)
+    assert [tuple(row) for row in some] == [wanted] * len(some)
+    assert some == [{name: row[name] for name in wanted} for row in sink.rows("Line Items")]

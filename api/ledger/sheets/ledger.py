@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -179,8 +179,9 @@ class SheetsLedger:
             raise missing_key_column(self.location())
         return frozenset(key for key in invoices.keys if key)
 
-    def rows(self, tab: str) -> list[dict[str, Any]]:
-        """A tab's rows; "Line Items <YYYY>" reads that year's archive spreadsheet, if any."""
+    def rows(self, tab: str, columns: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """A tab's rows; "Line Items <YYYY>" reads that year's archive spreadsheet, if any.
+        Every column is read (`columns` is a hint the Sheet does not need: one values read)."""
         layout = self._layout()
         role = TITLE_ROLES.get(tab)
         target = (

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
+import itertools
 import json
 import os
 import threading
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +101,11 @@ class WorkbookLedger:
 
         self._rewrite(lambda reader: {"Runs": append})
 
-    def rows(self, tab: str) -> list[dict[str, Any]]:
+    def rows(self, tab: str, columns: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """See LedgerSink.rows; with `columns`, the other columns are left out (and in a file
+        billsync wrote, their cells are not even decoded)."""
         with self._lock, self._open() as reader:
-            return _tab_rows(reader, tab, self._remember(tab)) or []
+            return _tab_rows(reader, tab, self._remember(tab), columns) or []
 
     # -- the rewrite ------------------------------------------------------------------------
 
@@ -240,17 +243,27 @@ class WorkbookLedger:
 
 
 def _tab_rows(
-    reader: XlsxReader | None, tab: str, keep: Callable[[list[list[Any]]], None] | None = None
+    reader: XlsxReader | None,
+    tab: str,
+    keep: Callable[[list[list[Any]]], None] | None = None,
+    columns: Collection[str] | None = None,
 ) -> list[dict[str, Any]] | None:
     """A tab's rows typed by header name; None when the file or the tab does not exist.
-    `keep` is given the raw rows of a file someone else saved (header first)."""
+    `keep` is given the raw rows of a file someone else saved (header first); `columns`
+    limits the typing (and, in a file billsync wrote, the decoding) to those columns."""
     sheet = next((s for s in reader.sheets if s.title == tab), None) if reader else None
     if reader is None or sheet is None:
         return None
     rows: Iterator[list[Any]]
     if is_ours(reader):
         raw = RawSheet(reader, sheet)
-        rows = (row for row in map(RawRow.values, raw.rows()) if filled(row))
+        stream = raw.rows()
+        first = next(stream, None)
+        names = header_names(first.values() if first else [])
+        if columns is not None:  # after the header: its cells are all needed
+            raw.skip(i for i, name in enumerate(names) if name not in columns)
+        whole = itertools.chain([first] if first else [], stream)
+        rows = (row for row in map(RawRow.values, whole) if filled(row))
     elif keep is not None:
         every = list(reader.rows(sheet))
         keep(every)
@@ -258,6 +271,8 @@ def _tab_rows(
     else:
         rows = reader.rows(sheet)
     header = header_names(next(rows, []))
+    if columns is not None:
+        header = [name if name in columns else "" for name in header]
     typed = row_typer(tuple(header), frozenset(TABS.get(tab, ())))
     return [typed(values) for values in rows]
 
