@@ -172,3 +172,24 @@ def test_rows_of_some_columns_equal_those_of_a_full_read(sink: WorkbookLedger) -
     some = sink.rows("Line Items", wanted)
     assert [tuple(row) for row in some] == [wanted] * len(some)
     assert some == [{name: row[name] for name in wanted} for row in sink.rows("Line Items")]
+
+
+def test_the_sheet_reads_only_the_wanted_columns_until_they_move(
+    sheet: SheetsLedger,
+    fake_google: FakeGoogle,  # noqa: F811
+) -> None:
+    full = sheet.rows("Line Items")
+    since = len(fake_google.calls)
+    some = sheet.rows("Line Items", ("Amount", "Line Key"))
+    assert some == [{"Amount": r["Amount"], "Line Key": r["Line Key"]} for r in full]
+    (read,) = [c for c in fake_google.calls[since:] if c.method_id.endswith("batchGet")]
+    assert read.query["ranges"] == ["'Line Items'!1:1", "'Line Items'!S:S", "'Line Items'!U:U"]
+    at = [str(v) for v in tab(fake_google, "Line Items").values()[0]].index("Amount")
+    tab(fake_google, "Line Items").set_row(0, {at: {"userEnteredValue": {"stringValue": "Cost"}}})
+    since = len(fake_google.calls)
+    moved = sheet.rows("Line Items", ("Amount", "Line Key"))  # the cached header is stale
+    assert [r["Cost"] for r in moved] == [r["Amount"] for r in full]
+    reads = [
+        c.query["ranges"] for c in fake_google.calls[since:] if c.method_id.endswith("batchGet")
+    ]
+    assert reads == [["'Line Items'!1:1", "'Line Items'!S:S", "'Line Items'!U:U"], ["'Line Items'"]]

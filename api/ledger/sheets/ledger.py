@@ -181,7 +181,8 @@ class SheetsLedger:
 
     def rows(self, tab: str, columns: Collection[str] | None = None) -> list[dict[str, Any]]:
         """A tab's rows; "Line Items <YYYY>" reads that year's archive spreadsheet, if any.
-        Every column is read (`columns` is a hint the Sheet does not need: one values read)."""
+        With `columns`, a ledger tab whose header is known reads only the column ranges that
+        hold them (one values.batchGet either way)."""
         layout = self._layout()
         role = TITLE_ROLES.get(tab)
         target = (
@@ -192,8 +193,19 @@ class SheetsLedger:
             return self._book(self._archived[archive.group(1)]).rows()
         if target is None:
             return []
+        known = frozenset(ROLES[role][1]) if role else None
+        spans = column_spans(self._headers.get(role or "", []), columns)
+        if role and spans:  # the header row comes along: it tells whether the spans still hold
+            title = quoted(target.title)
+            ranges = [f"{title}!1:1"]
+            ranges += [f"{title}!{column_letter(a)}:{column_letter(b - 1)}" for a, b in spans]
+            (first, *parts), _ = self._client.values(ranges)
+            header = [str(name) for name in (first[0] if first else [])]
+            if column_spans(header, columns) == spans:
+                return typed_records(side_by_side(parts, [b - a for a, b in spans]), known)
+            self._headers[role] = header  # columns were added or moved since it was read
         (values,), _ = self._client.values([quoted(target.title)])
-        return typed_records(values, frozenset(ROLES[role][1]) if role else None)
+        return typed_records(values, known)
 
     def _replace_trashed(self) -> None:
         old = self.spreadsheet_id
@@ -452,6 +464,33 @@ class SheetsLedger:
             self._created = frozenset(added)
             return {**found, **added, **adopted}  # no second look: we know what we made
         raise RetriableSinkError("Could not set up the ledger tabs; the next run will retry.")
+
+
+def column_spans(header: Sequence[str], columns: Collection[str] | None) -> list[tuple[int, int]]:
+    """The [start, end) column index runs of `header` holding `columns`; [] for all of them
+    (no `columns`, no header known, or every column wanted)."""
+    wanted = [i for i, name in enumerate(header) if columns is not None and name in columns]
+    if not wanted or len(wanted) == len(header):
+        return []
+    spans = [(wanted[0], wanted[0] + 1)]
+    for index in wanted[1:]:
+        start, end = spans[-1]
+        spans[-1:] = [(start, index + 1)] if index == end else [(start, end), (index, index + 1)]
+    return spans
+
+
+def side_by_side(parts: Sequence[list[list[Any]]], widths: Sequence[int]) -> list[list[Any]]:
+    """Column ranges read separately, joined back row by row (Sheets leaves out trailing
+    empty cells and rows: they come back as '')."""
+    height = max((len(part) for part in parts), default=0)
+    rows: list[list[Any]] = []
+    for at in range(height):
+        row: list[Any] = []
+        for part, width in zip(parts, widths, strict=True):
+            cells = part[at] if at < len(part) else []
+            row += [*cells, *[""] * (width - len(cells))]
+        rows.append(row)
+    return rows
 
 
 def _added_tabs(answer: Mapping[str, Any]) -> dict[str, Tab]:
