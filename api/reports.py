@@ -1,5 +1,5 @@
 """Rebuild the Summary tab and re-apply the Clients rules on a ledger (the shell around the pure
-summary and allocation functions); run after every sync that changed something."""
+summary and allocation functions); run after every sync, skipped when nothing it reads changed."""
 
 from __future__ import annotations
 

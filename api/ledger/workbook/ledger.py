@@ -105,7 +105,8 @@ class WorkbookLedger:
         """See LedgerSink.rows; with `columns`, the other columns are left out (and in a file
         billsync wrote, their cells are not even decoded)."""
         with self._lock, self._open() as reader:
-            return _tab_rows(reader, tab, self._remember(tab), columns) or []
+            keep = self._remember(reader) if reader and tab == "Line Items" else None
+            return _tab_rows(reader, tab, keep, columns) or []
 
     # -- the rewrite ------------------------------------------------------------------------
 
@@ -140,9 +141,10 @@ class WorkbookLedger:
         return self.path.parent / f".{self.path.name}.summary"
 
     def _keep_mark(self, mark: str) -> None:
+        """Without it (a full disk) the next refresh rebuilds: the file is saved already."""
         with self._open() as reader:
             parts = _report_parts(reader) if reader else {}
-        with replacing(self._mark_path, sync_dir=False) as file:
+        with contextlib.suppress(OSError), replacing(self._mark_path, sync_dir=False) as file:
             file.write(json.dumps({"mark": mark, "parts": parts}).encode())
 
     def _rewrite(
@@ -161,12 +163,10 @@ class WorkbookLedger:
 
     # -- rows read once ----------------------------------------------------------------------
 
-    def _remember(self, tab: str) -> Callable[[list[list[Any]]], None] | None:
-        """For Line Items: keep the cell values just read from a file someone else saved, so
-        the rewrite that follows (a refresh) does not parse its XML a second time."""
-        if tab != "Line Items":
-            return None
-        identity = _identity(self.path)
+    def _remember(self, reader: XlsxReader) -> Callable[[list[list[Any]]], None]:
+        """Keep the Line Items cell values just read from a file someone else saved, so the
+        rewrite that follows (a refresh) does not parse its XML a second time."""
+        identity = _identity(reader)
 
         def keep(rows: list[list[Any]]) -> None:
             self._read = (identity, rows)
@@ -174,9 +174,9 @@ class WorkbookLedger:
         return keep
 
     def _recalled(self, reader: XlsxReader | None) -> Callable[[Any], Iterator[list[Any]]] | None:
-        """The rows `rows()` kept, while the file is still the one they were read from."""
+        """The rows `rows()` kept, if the file open now is the one they were read from."""
         read, self._read = self._read, None
-        if reader is None or read is None or read[0] != _identity(self.path):
+        if reader is None or read is None or read[0] != _identity(reader):
             return None
         rows = read[1]
 
@@ -286,12 +286,9 @@ def _report_parts(reader: XlsxReader) -> dict[str, list[int]]:
     }
 
 
-def _identity(path: Path) -> tuple[int, ...]:
-    """Which file is at `path` now: a rename over it (every save) changes the inode."""
-    try:
-        found = os.stat(path)
-    except OSError:
-        return ()
+def _identity(reader: XlsxReader) -> tuple[int, ...]:
+    """Which file `reader` has open: every save renames a new file (a new inode) over it."""
+    found = os.fstat(reader.fileno())
     return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
 
 
