@@ -125,6 +125,7 @@ class SheetsLedger:
         self._retag: list[Request] = []  # tags to send with the next ledger write
         self._created: frozenset[str] = frozenset()  # roles the last look-up had to add
         self._wrote = False  # this sink wrote Line Items since the last write_reports
+        self._seen: list[dict[str, Any]] | None = None  # every tab, as _all_tabs last read them
 
     # -- LedgerSink --------------------------------------------------------------------------
 
@@ -237,17 +238,21 @@ class SheetsLedger:
         self._wrote = False
 
     def report_mark(self) -> str | None:
-        """The mark the last write_reports left on the Summary tab (one spreadsheets.get of
-        the tabs' metadata); None without one, or when this sink has written Line Items since.
+        """The mark the last write_reports left on the Summary tab (from the tabs' metadata
+        the Clients read just fetched, else one spreadsheets.get); None without one, or when
+        this sink has written Line Items since.
 
         The Sheet offers no cheap fingerprint of a tab, so edits a person makes by hand in
         Line Items go unseen until the next sync that writes rows (`billsync summary`
         rebuilds regardless). The old Summary's metadata goes with the deleted tab.
         """
+        seen, self._seen = self._seen, None  # a refresh has just looked (reading Clients)
         if self._wrote:
             return None
-        book = self._client.spreadsheet("sheets(properties(title),developerMetadata)")
-        for sheet in book.get("sheets", []):
+        if seen is None:
+            book = self._client.spreadsheet("sheets(properties(title),developerMetadata)")
+            seen = book.get("sheets", [])
+        for sheet in seen:
             if sheet.get("properties", {}).get("title") != SUMMARY_TAB:
                 continue
             for item in sheet.get("developerMetadata", []):
@@ -405,7 +410,8 @@ class SheetsLedger:
         return snapshot.tabs
 
     def _all_tabs(self) -> list[Tab]:
-        return [tab_of(sheet) for sheet in self._client.spreadsheet(LAYOUT_FIELDS)["sheets"]]
+        self._seen = self._client.spreadsheet(LAYOUT_FIELDS)["sheets"]
+        return [tab_of(sheet) for sheet in self._seen]
 
     def _survey(self, book: Mapping[str, Any]) -> dict[str, Tab]:
         """Our tabs by role in a spreadsheet resource; title, archives and other tabs' cells."""
