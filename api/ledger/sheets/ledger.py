@@ -22,6 +22,7 @@ from typing import Any
 
 from api import logs
 from api.core.model import (
+    ALLOCATION_COLUMNS,
     INVOICE_COLUMNS,
     INVOICE_KEY_COLUMN,
     LINE_COLUMNS,
@@ -236,6 +237,9 @@ class SheetsLedger:
         for body in chunk([requests], self._max_batch):
             self._client.batch_update(body)
         self._wrote = False
+        if allocations:  # Client and Billable now follow the last header (sheets.summary)
+            added = [name for name in ALLOCATION_COLUMNS if name not in header]
+            self._headers["line_items"] = [*header, *added]
 
     def report_mark(self) -> str | None:
         """The mark the last write_reports left on the Summary tab (from the tabs' metadata
