@@ -87,7 +87,7 @@ def test_a_rules_edit_alone_takes_effect(sink: WorkbookLedger, tmp_path: Path) -
     assert summary_rows(sink.path) == full_rebuild(sink, tmp_path)
 
 
-def test_a_deleted_or_edited_summary_is_written_again(sink: WorkbookLedger) -> None:
+def test_a_deleted_summary_or_a_lost_mark_means_a_rebuild(sink: WorkbookLedger) -> None:
     rows = summary_rows(sink.path)
     book = openpyxl.load_workbook(sink.path)
     del book["Summary"]
@@ -103,15 +103,17 @@ def test_a_deleted_or_edited_summary_is_written_again(sink: WorkbookLedger) -> N
 def test_rows_read_before_a_rewrite_are_not_reused_once_the_file_changed(
     sink: WorkbookLedger,
 ) -> None:
-    with_rules(sink.path, [])  # saved by another program: read cell by cell
-    sink.rows("Line Items")
+    with_rules(sink.path, [])  # saved by another program: read cell by cell, the rows kept
+    before = sink.rows("Line Items")
     book = openpyxl.load_workbook(sink.path)  # then edited again before the rewrite
     lines = book["Line Items"]
     at = [c.value for c in lines[1]].index("Description")
     lines.cell(row=2, column=at + 1, value="edited by hand")
     book.save(sink.path)
-    refresh(sink)
-    assert sink.rows("Line Items")[0]["Description"] == "edited by hand"
+    sink.write_reports([], {})
+    after = sink.rows("Line Items")
+    assert after[0]["Description"] == "edited by hand" != before[0]["Description"]
+    assert after[1:] == before[1:]
 
 
 def test_a_sync_with_nothing_new_applies_edited_rules(services: Services) -> None:
