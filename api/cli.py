@@ -421,7 +421,7 @@ def summary(obj: _Context, name: str | None) -> None:
     services = obj.services()
     connection = services.state.get_connection(name) if name else None
     sink = services.engine.destinations(connection).sink if connection else services.sink
-    for problem in reports.refresh(sink):
+    for problem in reports.refresh(sink, force=True):
         click.echo(f"warning: {problem}", err=True)
     click.echo(f"Summary rebuilt: {sink.location()}")
 

@@ -71,8 +71,8 @@ class SyncEngine:
             state=state, workdir=workdir, concurrency=concurrency, clock=clock,
             pdf_checker=pdf_checker,
         )  # fmt: skip
-        # Called once after a run that changed the ledger (the Summary and Clients rebuild);
-        # its messages end the run's message.
+        # Called once after every run that did not fail (the Summary and Clients refresh, which
+        # skips when nothing it reads changed); its messages end the run's message.
         self.after_change = after_change
 
     def sync(
@@ -229,10 +229,11 @@ class SyncEngine:
     def _finish(self, run: RunRecord, sink: LedgerSink | None, outcome: RunOutcome) -> RunRecord:
         status = outcome.status()
         message = outcome.message()
-        # The Summary and Clients follow every run that wrote rows, even unchanged ones (a --full
-        # rerun after editing the Clients rules, a ledger rebuilt after a crash).
+        # The Summary and Clients follow every run, even one that wrote nothing (the Clients
+        # rules were edited since): the refresh itself skips when neither Line Items nor the
+        # rules changed since it last ran, and then says nothing (no Runs row on idle ticks).
         notes: Sequence[str] = ()
-        if sink is not None and status in ("succeeded", "partial") and outcome.written:
+        if sink is not None and not outcome.ledger_unusable and status in ("succeeded", "partial"):
             notes = self._after_change(sink)
             message = " ".join([message, *notes])
         record = self.state.finish_run(run.id, status, outcome.counts, message)

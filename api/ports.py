@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
@@ -63,10 +63,11 @@ class LedgerSink(Protocol):
         it from the provider. Raises SinkError, with what to do, when the ledger is damaged."""
         ...
 
-    def rows(self, tab: str) -> list[dict[str, Any]]:
+    def rows(self, tab: str, columns: Collection[str] | None = None) -> list[dict[str, Any]]:
         """Read a tab back as dicts keyed by header, typed like the model's row() values:
         Decimal money, date / aware-UTC datetime, int, bool, str ('' for an empty text
-        cell is returned as ''), None for an empty typed cell."""
+        cell is returned as ''), None for an empty typed cell. With `columns`, only those
+        are needed: a sink may leave the others out to read faster."""
         ...
 
     def location(self) -> str:
@@ -88,10 +89,19 @@ class FileStore(Protocol):
 class ReportSink(Protocol):
     """A ledger that also keeps the Summary and Clients tabs (both sinks do)."""
 
-    def write_reports(self, tables: Sequence[Table], allocations: Allocations) -> None:
+    def write_reports(
+        self, tables: Sequence[Table], allocations: Allocations, mark: str = ""
+    ) -> None:
         """Replace the Summary tab with `tables` (and its chart), add an empty Clients tab if
         there is none, and set Client/Billable on the Line Items rows whose Line Key is in
-        `allocations` (and only those)."""
+        `allocations` (and only those). `mark` (what the tables were built with) is kept for
+        `report_mark`."""
+        ...
+
+    def report_mark(self) -> str | None:
+        """The `mark` of the last write_reports, as long as nothing the Summary is built
+        from (Line Items, Clients) nor the Summary itself changed since, as far as the sink
+        can tell cheaply; None otherwise. A refresh is skipped when this equals its mark."""
         ...
 
 

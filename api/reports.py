@@ -1,33 +1,59 @@
 """Rebuild the Summary tab and re-apply the Clients rules on a ledger (the shell around the pure
-summary and allocation functions); run after every sync that changed something."""
+summary and allocation functions); run after every sync, skipped when nothing it reads changed."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from api.core.allocation import Allocation, allocate_all, parse_rules
+from api.core.allocation import (
+    BARE_FIELDS,
+    MATCH_FIELDS,
+    Allocation,
+    Rule,
+    allocate_all,
+    parse_rules,
+)
+from api.core.model import ALLOCATION_COLUMNS
 from api.core.passthrough import invoice_shares, pass_through
 from api.core.summary import summary_tables
 from api.ports import ArchivingSink, LedgerSink, ReportSink
 
 CLIENTS_TAB = "Clients"
+# The Line Items columns allocation, shares and the Summary tables read (a workbook leaves
+# the others, such as the Start/End dates, undecoded): a table that needs another adds it here.
+REPORT_COLUMNS = frozenset({
+    *(name for names in MATCH_FIELDS.values() for name in names), *BARE_FIELDS,
+    "Provider", "Invoice Key", "Period", "Amount", "Currency", "Line Key", *ALLOCATION_COLUMNS,
+})  # fmt: skip
+# Part of every mark: a release that changes what the Summary holds (its tables, columns or
+# formats) bumps it, so the first refresh after an upgrade rebuilds the Summary once.
+REPORT_FORMAT = "1"
 
 
-def refresh(sink: LedgerSink) -> list[str]:
+def refresh(sink: LedgerSink, *, force: bool = False) -> list[str]:
     """Allocate every line by the Clients rules, write the changed Client/Billable cells and
     the Summary tab; returns one message per bad rule (for the Runs row). A sink without
-    report support is left alone."""
+    report support is left alone.
+
+    Skipped, returning no message, when the sink reports that its Line Items, Clients rules
+    and Summary are as the last refresh left them (`report_mark` equals this refresh's mark):
+    the same rules were reported when they were applied. `force` rebuilds anyway.
+    """
     if not isinstance(sink, ReportSink):
         return []
     rules, problems = parse_rules(sink.rows(CLIENTS_TAB))
-    lines = sink.rows("Line Items")
+    mark = report_mark(rules, problems)
+    if not force and sink.report_mark() == mark:
+        return []
+    lines = sink.rows("Line Items", REPORT_COLUMNS)
     archived = archived_lines(sink)
     allocations = allocate_all(lines, rules)
     every = [*archived, *lines]
     shares = invoice_shares(every, [*allocate_all(archived, rules), *allocations])
     tables = summary_tables(every, pass_through(shares))
-    sink.write_reports(tables, changed_allocations(lines, allocations))
+    sink.write_reports(tables, changed_allocations(lines, allocations), mark)
     return list(problems)
 
 
@@ -36,7 +62,15 @@ def archived_lines(sink: LedgerSink) -> list[dict[str, Any]]:
     count in the Summary's totals, but their Client/Billable cells are left as they are)."""
     if not isinstance(sink, ArchivingSink):
         return []
-    return [line for tab in sink.archive_tabs() for line in sink.rows(tab)]
+    return [line for tab in sink.archive_tabs() for line in sink.rows(tab, REPORT_COLUMNS)]
+
+
+def report_mark(rules: Sequence[Rule], problems: Sequence[str]) -> str:
+    """What a Summary was built with, besides the Line Items: the report format and the
+    Clients rules as parsed (so a cell typed as a number or as text reads the same), with the
+    messages for bad rows. A SHA-256, 16 hex digits."""
+    text = repr((REPORT_FORMAT, tuple(rules), tuple(problems)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def allocations_by_key(

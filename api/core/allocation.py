@@ -11,7 +11,7 @@ split across the invoice's clients in proportion to their spend, in whole cents.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from fnmatch import translate
@@ -141,31 +141,45 @@ def allocate(line: Mapping[str, Any], rules: Iterable[Rule]) -> Allocation:
 
 def allocate_all(lines: Sequence[Mapping[str, Any]], rules: Sequence[Rule]) -> list[Allocation]:
     """`allocate` for many lines: the rules are compiled once into one regex per field set
-    (alternatives in rule order, so the regex's first match is the first matching rule)."""
+    (alternatives in rule order, so the regex's first match is the first matching rule), and
+    each distinct value is matched once (a ledger repeats its projects and resources)."""
     groups: dict[tuple[str, ...], list[Rule]] = {}
     for rule in rules:
         groups.setdefault(rule.fields, []).append(rule)
-    compiled = [
-        (fields, re.compile("|".join(f"(?P<r{i}>{translate(r.pattern)})" for i, r in enumerate(
-            group)), re.IGNORECASE), group)
-        for fields, group in groups.items()
-    ]  # fmt: skip
+    compiled = [(fields, _first_rule(group)) for fields, group in groups.items()]
     answers = {rule.number: _answer(rule) for rule in rules}
     result = []
     for line in lines:
         first: int | None = None
-        for fields, regex, group in compiled:
-            for name in fields:
+        for fields, match in compiled:
+            for name in fields:  # every field: another may match an earlier rule
                 value = line.get(name)
-                found = regex.match(value if type(value) is str else _text(value))
-                if found is not None:  # every field: another may match an earlier rule
-                    number = group[int(str(found.lastgroup)[1:])].number
+                number = match(value if type(value) is str else _text(value))
+                if number is not None:
                     first = number if first is None else min(first, number)
         if first is not None:
             result.append(answers[first])
         else:
             result.append(Allocation(SHARED if is_shared(line) else UNALLOCATED))
     return result
+
+
+def _first_rule(group: Sequence[Rule]) -> Callable[[str], int | None]:
+    """text -> the number of the first rule of `group` matching it (None: none does), one
+    regex of alternatives for the group, each text matched once."""
+    regex = re.compile("|".join(f"(?P<r{i}>{translate(rule.pattern)})"
+                                for i, rule in enumerate(group)), re.IGNORECASE)  # fmt: skip
+    seen: dict[str, int | None] = {}
+
+    def first(text: str) -> int | None:
+        if text in seen:
+            return seen[text]
+        found = regex.match(text)
+        number = None if found is None else group[int(str(found.lastgroup)[1:])].number
+        seen[text] = number
+        return number
+
+    return first
 
 
 def _answer(rule: Rule) -> Allocation:

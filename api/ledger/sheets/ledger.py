@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from api import logs
 from api.core.model import (
+    ALLOCATION_COLUMNS,
     INVOICE_COLUMNS,
     INVOICE_KEY_COLUMN,
     LINE_COLUMNS,
@@ -48,7 +49,7 @@ from api.ledger.sheets.layout import (
 from api.ledger.sheets.plan import Request, TabState, chunk
 from api.ledger.sheets.rotation import Rotation, Routed, archived_years, plan_main
 from api.ledger.sheets.snapshot import FIELDS, FILTERS, Snapshot, parse, read_tags
-from api.ledger.sheets.summary import report_requests
+from api.ledger.sheets.summary import SUMMARY_TAB, report_requests
 from api.ledger.sheets.year_archive import ArchiveBook, DriveArchives, typed_records
 from api.ports import Allocations, Clock, utcnow
 
@@ -59,6 +60,7 @@ ROLES = {"invoices": ("Invoices", INVOICE_COLUMNS), "line_items": ("Line Items",
 TITLE_ROLES = {title: role for role, (title, _) in ROLES.items()}
 ARCHIVE_TAB = re.compile(r"Line Items (\d{4})")
 REPLANS = 3  # fresh read + plan after an ambiguous failure, at most this many times
+MARK_KEY = "billsync.summary.mark"  # on the Summary tab: what its tables were built with
 LAYOUT_FIELDS = (
     "spreadsheetId,properties.title,sheets(properties,developerMetadata),developerMetadata"
 )
@@ -123,6 +125,8 @@ class SheetsLedger:
         self._existing: set[str] = set()  # roles the last full look-up found already tagged
         self._retag: list[Request] = []  # tags to send with the next ledger write
         self._created: frozenset[str] = frozenset()  # roles the last look-up had to add
+        self._wrote = False  # this sink wrote Line Items since the last write_reports
+        self._seen: list[dict[str, Any]] | None = None  # every tab, as _all_tabs last read them
 
     # -- LedgerSink --------------------------------------------------------------------------
 
@@ -132,6 +136,7 @@ class SheetsLedger:
     def write(self, batch: LedgerBatch) -> None:
         if batch.empty:
             return
+        self._wrote = True  # the Summary no longer matches Line Items (see report_mark)
         for attempt in range(REPLANS + 1):
             draft = self._draft(batch)  # reads are retried inside; a failed read ends here
             try:
@@ -176,8 +181,10 @@ class SheetsLedger:
             raise missing_key_column(self.location())
         return frozenset(key for key in invoices.keys if key)
 
-    def rows(self, tab: str) -> list[dict[str, Any]]:
-        """A tab's rows; "Line Items <YYYY>" reads that year's archive spreadsheet, if any."""
+    def rows(self, tab: str, columns: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """A tab's rows; "Line Items <YYYY>" reads that year's archive spreadsheet, if any.
+        With `columns`, a ledger tab whose header is known reads only the column ranges that
+        hold them (one values.batchGet either way)."""
         layout = self._layout()
         role = TITLE_ROLES.get(tab)
         target = (
@@ -188,8 +195,19 @@ class SheetsLedger:
             return self._book(self._archived[archive.group(1)]).rows()
         if target is None:
             return []
+        known = frozenset(ROLES[role][1]) if role else None
+        spans = column_spans(self._headers.get(role or "", []), columns)
+        if role and spans:  # the header row comes along: it tells whether the spans still hold
+            title = quoted(target.title)
+            ranges = [f"{title}!1:1"]
+            ranges += [f"{title}!{column_letter(a)}:{column_letter(b - 1)}" for a, b in spans]
+            (first, *parts), _ = self._client.values(ranges)
+            header = [str(name) for name in (first[0] if first else [])]
+            if column_spans(header, columns) == spans:
+                return typed_records(side_by_side(parts, [b - a for a, b in spans]), known)
+            self._headers[role] = header  # columns were added or moved since it was read
         (values,), _ = self._client.values([quoted(target.title)])
-        return typed_records(values, frozenset(ROLES[role][1]) if role else None)
+        return typed_records(values, known)
 
     def archive_tabs(self) -> list[str]:
         """The names rows() reads archived years of Line Items by ("Line Items 2019"), oldest
@@ -208,16 +226,51 @@ class SheetsLedger:
         if self._on_replaced is not None:
             self._on_replaced(new)
 
-    def write_reports(self, tables: Sequence[Table], allocations: Allocations) -> None:
+    def write_reports(
+        self, tables: Sequence[Table], allocations: Allocations, mark: str = ""
+    ) -> None:
         """The Summary tab rebuilt (tables and chart), a Clients tab if missing, and the
-        changed Client/Billable cells of Line Items (see sheets.summary)."""
+        changed Client/Billable cells of Line Items (see sheets.summary); `mark` is kept as
+        developer metadata on the new Summary tab, in the last body (see report_mark)."""
         lines = self._layout()["line_items"]
         header = self._header("line_items")
         requests = report_requests(
             self._client, lines, header, tables, allocations, sorted(self._archived)
         )
+        added = [r["addSheet"]["properties"] for r in requests if "addSheet" in r]
+        summary = next(props["sheetId"] for props in added if props["title"] == SUMMARY_TAB)
+        requests.append({"createDeveloperMetadata": {"developerMetadata": {
+            "metadataKey": MARK_KEY, "metadataValue": mark, "visibility": "DOCUMENT",
+            "location": {"sheetId": summary}}}})  # fmt: skip
         for body in chunk([requests], self._max_batch):
             self._client.batch_update(body)
+        self._wrote = False
+        if allocations:  # Client and Billable now follow the last header (sheets.summary)
+            added = [name for name in ALLOCATION_COLUMNS if name not in header]
+            self._headers["line_items"] = [*header, *added]
+
+    def report_mark(self) -> str | None:
+        """The mark the last write_reports left on the Summary tab (from the tabs' metadata
+        the Clients read just fetched, else one spreadsheets.get); None without one, or when
+        this sink has written Line Items since.
+
+        The Sheet offers no cheap fingerprint of a tab, so edits a person makes by hand in
+        Line Items go unseen until the next sync that writes rows (`billsync summary`
+        rebuilds regardless). The old Summary's metadata goes with the deleted tab.
+        """
+        seen, self._seen = self._seen, None  # a refresh has just looked (reading Clients)
+        if self._wrote:
+            return None
+        if seen is None:
+            book = self._client.spreadsheet("sheets(properties(title),developerMetadata)")
+            seen = book.get("sheets", [])
+        for sheet in seen:
+            if sheet.get("properties", {}).get("title") != SUMMARY_TAB:
+                continue
+            for item in sheet.get("developerMetadata", []):
+                if item.get("metadataKey") == MARK_KEY:
+                    return str(item.get("metadataValue", ""))
+        return None
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -369,7 +422,8 @@ class SheetsLedger:
         return snapshot.tabs
 
     def _all_tabs(self) -> list[Tab]:
-        return [tab_of(sheet) for sheet in self._client.spreadsheet(LAYOUT_FIELDS)["sheets"]]
+        self._seen = self._client.spreadsheet(LAYOUT_FIELDS)["sheets"]
+        return [tab_of(sheet) for sheet in self._seen]
 
     def _survey(self, book: Mapping[str, Any]) -> dict[str, Tab]:
         """Our tabs by role in a spreadsheet resource; title, archives and other tabs' cells."""
@@ -428,6 +482,33 @@ class SheetsLedger:
             self._created = frozenset(added)
             return {**found, **added, **adopted}  # no second look: we know what we made
         raise RetriableSinkError("Could not set up the ledger tabs; the next run will retry.")
+
+
+def column_spans(header: Sequence[str], columns: Collection[str] | None) -> list[tuple[int, int]]:
+    """The [start, end) column index runs of `header` holding `columns`; [] for all of them
+    (no `columns`, no header known, or every column wanted)."""
+    wanted = [i for i, name in enumerate(header) if columns is not None and name in columns]
+    if not wanted or len(wanted) == len(header):
+        return []
+    spans = [(wanted[0], wanted[0] + 1)]
+    for index in wanted[1:]:
+        start, end = spans[-1]
+        spans[-1:] = [(start, index + 1)] if index == end else [(start, end), (index, index + 1)]
+    return spans
+
+
+def side_by_side(parts: Sequence[list[list[Any]]], widths: Sequence[int]) -> list[list[Any]]:
+    """Column ranges read separately, joined back row by row (Sheets leaves out trailing
+    empty cells and rows: they come back as '')."""
+    height = max((len(part) for part in parts), default=0)
+    rows: list[list[Any]] = []
+    for at in range(height):
+        row: list[Any] = []
+        for part, width in zip(parts, widths, strict=True):
+            cells = part[at] if at < len(part) else []
+            row += [*cells, *[""] * (width - len(cells))]
+        rows.append(row)
+    return rows
 
 
 def _added_tabs(answer: Mapping[str, Any]) -> dict[str, Tab]:

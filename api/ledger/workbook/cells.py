@@ -160,7 +160,14 @@ def _converter(column: str) -> Callable[[str, Any], Any]:
         return lambda _column, value: _decimal(value)
     if column in DATETIME_COLUMNS:
         return _datetime_value
-    return from_cell
+    if column in DATE_COLUMNS | INTEGER_COLUMNS | BOOLEAN_COLUMNS:
+        return from_cell
+    return _text_value
+
+
+def _text_value(column: str, value: Any) -> Any:
+    """A text column: most cells are text already (the common case, checked first)."""
+    return value if type(value) is str else from_cell(column, value)
 
 
 def _datetime_value(column: str, value: Any) -> Any:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
+import itertools
+import json
+import os
 import threading
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,7 @@ class WorkbookLedger:
         self.path = Path(path)
         self.clock = clock
         self._lock = threading.Lock()
+        self._read: tuple[tuple[int, ...], list[list[Any]]] | None = None
 
     def location(self) -> str:
         return str(self.path)
@@ -97,30 +101,89 @@ class WorkbookLedger:
 
         self._rewrite(lambda reader: {"Runs": append})
 
-    def rows(self, tab: str) -> list[dict[str, Any]]:
+    def rows(self, tab: str, columns: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """See LedgerSink.rows; with `columns`, the other columns are left out (and in a file
+        billsync wrote, their cells are not even decoded)."""
         with self._lock, self._open() as reader:
-            return _tab_rows(reader, tab) or []
+            keep = self._remember(reader) if reader and tab == "Line Items" else None
+            return _tab_rows(reader, tab, keep, columns) or []
 
     # -- the rewrite ------------------------------------------------------------------------
 
-    def write_reports(self, tables: Sequence[Table], allocations: Allocations) -> None:
+    def write_reports(
+        self, tables: Sequence[Table], allocations: Allocations, mark: str = ""
+    ) -> None:
         """Replace the Summary tab (tables and chart), add a Clients tab if there is none, and
-        set Client/Billable on the Line Items rows named in `allocations`; one rewrite."""
+        set Client/Billable on the Line Items rows named in `allocations`; one rewrite. `mark`
+        is kept beside the file with what the rewrite left (see report_mark)."""
         edits = {"Line Items": allocation_edit(allocations)} if allocations else {}
         self._rewrite(
             lambda _reader: edits,
             {SUMMARY_TAB: SummarySheet(tables), CLIENTS_TAB: ClientsSheet()},
+            then=lambda: self._keep_mark(mark),
         )
+
+    def report_mark(self) -> str | None:
+        """The `mark` of the last write_reports while the Line Items, Clients and Summary
+        sheets are byte for byte as it left them (each part's CRC-32 and size, from the zip
+        directory: nothing is decompressed); None after any change to them, or none kept."""
+        try:
+            kept = json.loads(self._mark_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        with self._lock, self._open() as reader:
+            if reader is None or not isinstance(kept, dict):
+                return None
+            return str(kept.get("mark")) if kept.get("parts") == _report_parts(reader) else None
+
+    @property
+    def _mark_path(self) -> Path:
+        return self.path.parent / f".{self.path.name}.summary"
+
+    def _keep_mark(self, mark: str) -> None:
+        """Without it (a full disk) the next refresh rebuilds: the file is saved already."""
+        with self._open() as reader:
+            parts = _report_parts(reader) if reader else {}
+        with contextlib.suppress(OSError), replacing(self._mark_path, sync_dir=False) as file:
+            file.write(json.dumps({"mark": mark, "parts": parts}).encode())
 
     def _rewrite(
         self,
         edits: Callable[[XlsxReader | None], dict[str, TabEdit]],
         generated: Mapping[str, Generated] | None = None,
+        then: Callable[[], None] | None = None,
     ) -> None:
         with self._lock, self._file_lock(), self._open() as reader:
             self._remove_stale_temps()
             planned = edits(reader)
-            self._save(lambda book: fill_book(book, reader, planned, generated))
+            read = self._recalled(reader)
+            self._save(lambda book: fill_book(book, reader, planned, generated, read))
+            if then is not None:
+                then()
+
+    # -- rows read once ----------------------------------------------------------------------
+
+    def _remember(self, reader: XlsxReader) -> Callable[[list[list[Any]]], None]:
+        """Keep the Line Items cell values just read from a file someone else saved, so the
+        rewrite that follows (a refresh) does not parse its XML a second time."""
+        identity = _identity(reader)
+
+        def keep(rows: list[list[Any]]) -> None:
+            self._read = (identity, rows)
+
+        return keep
+
+    def _recalled(self, reader: XlsxReader | None) -> Callable[[Any], Iterator[list[Any]]] | None:
+        """The rows `rows()` kept, if the file open now is the one they were read from."""
+        read, self._read = self._read, None
+        if reader is None or read is None or read[0] != _identity(reader):
+            return None
+        rows = read[1]
+
+        def recall(sheet: Any) -> Iterator[list[Any]]:
+            return iter(rows) if sheet.title == "Line Items" else reader.rows(sheet)
+
+        return recall
 
     def _remove_stale_temps(self) -> None:
         """Temp files of writers that died (killed, power cut) before renaming: only a holder of
@@ -179,20 +242,54 @@ class WorkbookLedger:
             ) from None
 
 
-def _tab_rows(reader: XlsxReader | None, tab: str) -> list[dict[str, Any]] | None:
-    """A tab's rows typed by header name; None when the file or the tab does not exist."""
+def _tab_rows(
+    reader: XlsxReader | None,
+    tab: str,
+    keep: Callable[[list[list[Any]]], None] | None = None,
+    columns: Collection[str] | None = None,
+) -> list[dict[str, Any]] | None:
+    """A tab's rows typed by header name; None when the file or the tab does not exist.
+    `keep` is given the raw rows of a file someone else saved (header first); `columns`
+    limits the typing (and, in a file billsync wrote, the decoding) to those columns."""
     sheet = next((s for s in reader.sheets if s.title == tab), None) if reader else None
     if reader is None or sheet is None:
         return None
     rows: Iterator[list[Any]]
     if is_ours(reader):
         raw = RawSheet(reader, sheet)
-        rows = (row for row in map(RawRow.values, raw.rows()) if filled(row))
+        stream = raw.rows()
+        first = next(stream, None)
+        names = header_names(first.values() if first else [])
+        if columns is not None:  # after the header: its cells are all needed
+            raw.skip(i for i, name in enumerate(names) if name not in columns)
+        whole = itertools.chain([first] if first else [], stream)
+        rows = (row for row in map(RawRow.values, whole) if filled(row))
+    elif keep is not None:
+        every = list(reader.rows(sheet))
+        keep(every)
+        rows = iter(every)
     else:
         rows = reader.rows(sheet)
     header = header_names(next(rows, []))
+    if columns is not None:
+        header = [name if name in columns else "" for name in header]
     typed = row_typer(tuple(header), frozenset(TABS.get(tab, ())))
     return [typed(values) for values in rows]
+
+
+def _report_parts(reader: XlsxReader) -> dict[str, list[int]]:
+    """Sheet title -> [CRC-32, size] of the sheets a Summary is built from and written to."""
+    return {
+        sheet.title: [reader.info(sheet.path).CRC, reader.info(sheet.path).file_size]
+        for sheet in reader.sheets
+        if sheet.title in ("Line Items", CLIENTS_TAB, SUMMARY_TAB)
+    }
+
+
+def _identity(reader: XlsxReader) -> tuple[int, ...]:
+    """Which file `reader` has open: every save renames a new file (a new inode) over it."""
+    found = os.fstat(reader.fileno())
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
 
 
 def _held_keys(reader: XlsxReader | None, path: Path) -> frozenset[str] | None:

@@ -45,9 +45,12 @@ def fill_book(
     reader: XlsxReader | None,
     edits: dict[str, TabEdit],
     generated: Mapping[str, Generated] | None = None,
+    read: Callable[[Sheet], Iterator[list[Any]]] | None = None,
 ) -> None:
     """Every sheet of the old file in its order (edited where asked, or written anew by a
-    `generated` writer), then missing ledger tabs, then generated sheets not there yet."""
+    `generated` writer), then missing ledger tabs, then generated sheets not there yet.
+    `read` gives a sheet's rows of a file someone else saved (default: `reader.rows`; the
+    ledger passes rows it has just read)."""
     ours = reader is not None and is_ours(reader)
     sheets = reader.sheets if reader else []
     present = {sheet.title for sheet in sheets}
@@ -67,7 +70,7 @@ def fill_book(
             for part in carried.get(sheet.title, ()):
                 book.write_part(part, reader.part(part) or b"")  # type: ignore[union-attr]
         else:
-            _copy_sheet(book, reader, sheet, edits)  # type: ignore[arg-type]
+            _copy_sheet(book, reader, sheet, edits, read)  # type: ignore[arg-type]
     for tab in TABS:
         if tab not in present:
             edit = edits.get(tab, keep)
@@ -140,10 +143,14 @@ def _copy_ours(
 
 
 def _copy_sheet(
-    book: BookWriter, reader: XlsxReader, sheet: Sheet, edits: dict[str, TabEdit]
+    book: BookWriter,
+    reader: XlsxReader,
+    sheet: Sheet,
+    edits: dict[str, TabEdit],
+    read: Callable[[Sheet], Iterator[list[Any]]] | None = None,
 ) -> None:
     """A sheet of a file someone else saved: read cell by cell (values, links, formulas)."""
-    rows = reader.rows(sheet)
+    rows = (read or reader.rows)(sheet)
     if sheet.title not in TABS:  # a user's own tab: kept as it is (values and formulas)
         write_tab(book, sheet.title, [], _with_links(list(rows), sheet), ledger=False)
         return

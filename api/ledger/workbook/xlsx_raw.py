@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import unescape
@@ -78,6 +78,7 @@ class RawSheet:
         self.links: dict[int, list[tuple[int, str]]] = {}  # row number -> (column, URL)
         self._patterns: dict[int, re.Pattern[bytes]] = {}
         self._columns: dict[bytes, int] = {}
+        self._skipped: frozenset[int] = frozenset()
         self._rels = reader.rels(sheet.path)
         self._links_read = False
 
@@ -116,6 +117,11 @@ class RawSheet:
             raise NotAWorkbook(str(exc)) from None
         self._read_links(tail)
 
+    def skip(self, columns: Iterable[int]) -> None:
+        """Leave these columns' values out (None) of the rows parsed from now on: a reader
+        that needs a few columns does not pay for decoding the others (dates, numbers)."""
+        self._skipped = frozenset(columns)
+
     def values(self, xml: bytes, number: int) -> list[Any]:
         """A row's values as XlsxReader gives them, links as Link(text, URL)."""
         row = self._cells(xml)
@@ -132,13 +138,16 @@ class RawSheet:
         if len(cells) != xml.count(b"<c ") or b"<f>" in xml:
             return self.reader.parse_row(xml)
         row: list[Any] = []
+        skipped = self._skipped
         for letters, style, kind, text, number in cells:
             column = self._columns.get(letters)
             if column is None:
                 column = self._columns[letters] = column_index(letters.decode())
             if column > len(row):
                 row.extend([None] * (column - len(row)))
-            if kind == b"inlineStr":
+            if column in skipped:
+                row.append(None)
+            elif kind == b"inlineStr":
                 row.append(_decode(text))
             elif kind == b"b":
                 row.append(number in (b"1", b"true"))
