@@ -14,7 +14,7 @@ from api.engine import Destination, SyncEngine
 from api.errors import ConfigError
 from api.http import redact
 from api.ports import FileStore, JobQueue, LedgerSink, Provider, SecretStore, StateStore
-from api.reports import refresh
+from api.reports import run_notes
 from api.settings import Settings, prepare_home
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
@@ -121,7 +121,7 @@ def build(settings: Settings) -> Services:
         pdf_checker=ArchivedPdfChecker(
             lambda: build_extractor(settings), state, threshold=settings.extract_confidence
         ),
-        after_change=refresh,
+        after_change=run_notes,
     )
     return Services(settings, state, secrets, sink, files, engine)
 

@@ -115,7 +115,9 @@ class PdfInbox:
                 work.notes.extend(self.after_change(self.sink))
             except BillsyncError as exc:  # the PDFs' rows stand: say so, keep them
                 work.notes.append(f"The Summary tab was not rebuilt: {exc}")
-        message = "; ".join([error] * bool(error) + [_summary(work)] + work.notes)
+        # Each piece is a sentence (the notes end with a period of their own).
+        pieces = [error] * bool(error) + [_summary(work)] + work.notes
+        message = " ".join(p if p.endswith(".") else f"{p}." for p in pieces)
         record = RunRecord(
             id=uuid.uuid4().hex, connection=self.name, trigger=trigger,
             status=_status(error, work), started=started, finished=self.clock(),

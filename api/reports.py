@@ -18,6 +18,7 @@ from api.core.allocation import (
 from api.core.model import ALLOCATION_COLUMNS
 from api.core.passthrough import invoice_shares, pass_through
 from api.core.summary import summary_tables
+from api.core.text import counted
 from api.ports import ArchivingSink, LedgerSink, ReportSink
 
 CLIENTS_TAB = "Clients"
@@ -34,27 +35,48 @@ REPORT_FORMAT = "1"
 
 def refresh(sink: LedgerSink, *, force: bool = False) -> list[str]:
     """Allocate every line by the Clients rules, write the changed Client/Billable cells and
-    the Summary tab; returns one message per bad rule (for the Runs row). A sink without
-    report support is left alone.
+    the Summary tab; returns one message per bad rule. A sink without report support is left
+    alone.
 
     Skipped, returning no message, when the sink reports that its Line Items, Clients rules
     and Summary are as the last refresh left them (`report_mark` equals this refresh's mark):
     the same rules were reported when they were applied. `force` rebuilds anyway.
     """
+    return _refresh(sink, force)[0]
+
+
+def run_notes(sink: LedgerSink) -> list[str]:
+    """`refresh` as a run's last step (the engine's and the inbox's `after_change`): the bad
+    rules, then a sentence when the rules moved lines that had a Client already (an edit of the
+    Clients tab), so a run that fetched nothing still says what it did; new lines don't count."""
+    problems, moved = _refresh(sink, False)
+    if not moved:
+        return problems
+    return [
+        *problems,
+        f"Clients rules applied: {counted(moved, 'line item')} changed client or billable.",
+    ]
+
+
+def _refresh(sink: LedgerSink, force: bool) -> tuple[list[str], int]:
+    """(messages for bad rules, lines with a Client already whose allocation changed)."""
     if not isinstance(sink, ReportSink):
-        return []
+        return [], 0
     rules, problems = parse_rules(sink.rows(CLIENTS_TAB))
     mark = report_mark(rules, problems)
     if not force and sink.report_mark() == mark:
-        return []
+        return [], 0
     lines = sink.rows("Line Items", REPORT_COLUMNS)
     archived = archived_lines(sink)
     allocations = allocate_all(lines, rules)
     every = [*archived, *lines]
     shares = invoice_shares(every, [*allocate_all(archived, rules), *allocations])
     tables = summary_tables(every, pass_through(shares))
-    sink.write_reports(tables, changed_allocations(lines, allocations), mark)
-    return list(problems)
+    changed = changed_allocations(lines, allocations)
+    sink.write_reports(tables, changed, mark)
+    moved = sum(1 for line in lines
+                if line.get("Client") and str(line.get("Line Key")) in changed)  # fmt: skip
+    return list(problems), moved
 
 
 def archived_lines(sink: LedgerSink) -> list[dict[str, Any]]:

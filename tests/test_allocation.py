@@ -72,7 +72,19 @@ def test_a_bad_rule_is_reported_and_the_others_still_apply(
     good = {"Match": "group: g1", "Client": "Acme", "Billable": "no", "Markup %": ""}
     rules, problems = parse_rules([{"Billable": "", "Markup %": "", **row}, good])
     assert len(problems) == 1 and fragment in problems[0] and "rule 1" in problems[0]
+    assert problems[0].endswith("; the rule was skipped.")
     assert [r.client for r in rules] == ["Acme"] and rules[0].number == 2
+
+
+def test_every_fault_of_a_rule_is_named_in_its_one_message() -> None:
+    row = {"Match": "project: web", "Client": "", "Billable": "maybe", "Markup %": "x"}
+
+    rules, (problem,) = parse_rules([row])
+
+    assert rules == () and problem == (
+        "Clients rule 1 (Match 'project: web'): Client is empty; Billable must be yes or no, "
+        "not 'maybe'; Markup % must be a number, not 'x'; the rule was skipped."
+    )
 
 
 def test_a_tab_without_match_column_reports_it() -> None:

@@ -131,7 +131,10 @@ def test_a_sync_with_nothing_new_applies_edited_rules(services: Services) -> Non
                             "Markup %": ""}])  # fmt: skip
     run = services.engine.sync("acme", trigger="cli")
     assert run.status == "succeeded" and run.counts.new == 0
-    assert {x["Client"] for x in sink.rows("Line Items") if x["Project"] == project} == {"Acme"}
+    moved = [x for x in sink.rows("Line Items") if x["Project"] == project]
+    assert {x["Client"] for x in moved} == {"Acme"}
+    said = f"Clients rules applied: {len(moved)} line items changed client or billable."
+    assert said in run.message and sink.rows("Runs")[-1]["Message"] == run.message
 
 
 @pytest.fixture

@@ -109,27 +109,30 @@ def parse_rules(rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[Rule, ...], tu
 def _rule(number: int, values: Mapping[str, Any]) -> tuple[Rule | None, str]:
     match, client = _text(values.get("match")), _text(values.get("client"))
     where = f"Clients rule {number} (Match '{match}')"
+    faults: list[str] = []
     if not match:
-        return None, f"{where}: Match is empty; the rule was skipped."
+        faults.append("Match is empty")
     if not client:
-        return None, f"{where}: Client is empty; the rule was skipped."
+        faults.append("Client is empty")
     name, sep, pattern = match.partition(":")
     name = name.strip()
+    fields: tuple[str, ...] = BARE_FIELDS
     if sep and name.lower() in MATCH_FIELDS:
         fields, pattern = MATCH_FIELDS[name.lower()], pattern.strip()
         if name.lower() == "description" and not _WILDCARDS & set(pattern):
             pattern = f"*{pattern}*"
     elif sep and " " not in name and "*" not in name:
-        known = ", ".join(MATCH_FIELDS)
-        return None, f"{where}: unknown field '{name}' (use one of {known}); skipped."
+        faults.append(f"unknown field '{name}' (use one of {', '.join(MATCH_FIELDS)})")
     else:
-        fields, pattern = BARE_FIELDS, match
+        pattern = match
     billable = _yes_no(values.get("billable"))
     if billable is None:
-        return None, f"{where}: Billable must be yes or no, not '{_text(values['billable'])}'."
+        faults.append(f"Billable must be yes or no, not '{_text(values['billable'])}'")
     markup = _percent(values.get("markup %"))
     if markup is None:
-        return None, f"{where}: Markup % must be a number, not '{_text(values['markup %'])}'."
+        faults.append(f"Markup % must be a number, not '{_text(values['markup %'])}'")
+    if faults or billable is None or markup is None:
+        return None, f"{where}: {'; '.join(faults)}; the rule was skipped."
     return Rule(number, match, fields, pattern, client, billable, markup), ""
 
 
