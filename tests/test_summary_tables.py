@@ -68,3 +68,24 @@ def test_money_cells_name_their_currency() -> None:
             code = found.row_currency(row)
             assert code in {"USD", "JPY", "KWD"}, (found.title, row)
             assert found.currency_column or found.title.endswith(f"({code})")
+
+
+def test_a_month_to_date_preview_is_a_row_of_its_own_and_never_compared() -> None:
+    def line(key: str, period: str, amount: str) -> dict[str, Any]:
+        return {"Invoice Key": key, "Period": period, "Amount": Decimal(amount),
+                "Currency": "USD", "Category": "Compute", "Provider": "DigitalOcean",
+                "Account": "team"}  # fmt: skip
+
+    made = summary_tables([
+        line("digitalocean:u-10", "2026-10", "100.00"),
+        line("digitalocean:u-11", "2026-11", "90.00"),  # an invoice of November (another team)
+        line("digitalocean:preview:2026-11", "2026-11", "30.00"),  # November so far
+    ])  # fmt: skip
+
+    (category,) = [t for t in made if t.title == "Monthly spend by category (USD)"]
+    rows = {row[0]: dict(zip(category.header, row, strict=True)) for row in category.rows}
+    assert list(rows) == ["2026-10", "2026-11", "2026-11 (preview)"]
+    assert rows["2026-11"]["Total"] == Decimal("90.00") and rows["2026-11"]["Change"] == -10
+    preview = rows["2026-11 (preview)"]
+    assert preview["Total"] == Decimal("30.00") and preview["Compared with"] is None
+    assert preview["Change"] is None and preview["Change %"] is None

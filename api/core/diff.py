@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from api.core.model import InvoiceRef
+from api.core.model import InvoiceRef, is_preview_key
 
 # The version an index entry records for an invoice written without all of its documents: no
 # provider version is empty, so the next sync sees a change and fetches the invoice again.
@@ -56,9 +56,5 @@ def plan_sync(
             update.append(ref)
         else:
             unchanged.append(ref)
-    remove = tuple(sorted(k for k in index if _is_preview_key(k) and k not in seen))
+    remove = tuple(sorted(k for k in index if is_preview_key(k) and k not in seen))
     return SyncPlan(tuple(add), tuple(update), tuple(unchanged), remove)
-
-
-def _is_preview_key(key: str) -> bool:
-    return ":preview:" in key

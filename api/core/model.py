@@ -12,6 +12,13 @@ from api.core.schedule import Schedule
 
 PREVIEW_STATUS = "Preview"
 
+
+def is_preview_key(key: str) -> bool:
+    """Whether an invoice key is a month-to-date preview's ("digitalocean:preview:2026-11"):
+    not an invoice yet, replaced while the month runs and removed once the invoice is issued."""
+    return ":preview:" in key
+
+
 INVOICE_COLUMNS: tuple[str, ...] = (
     "Provider", "Account", "Invoice ID", "Invoice Key", "Period", "Invoice Date", "Due Date",
     "Status", "Currency", "Product Charges", "Overages", "Taxes", "Credits & Adjustments",

@@ -13,9 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from api.core.categories import CATEGORIES
+from api.core.model import is_preview_key
 from api.core.passthrough import PASS_THROUGH_COLUMNS, PassThrough
 
 NO_PROJECT = "(no project)"
+PREVIEW_SUFFIX = " (preview)"
 RATIO = Decimal("0.000001")  # Change % kept to 0.0001 % (shown to 0.1 %)
 COMPARED = "Compared with"
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -215,7 +217,12 @@ def _change(amount: Decimal, before: Decimal | None) -> tuple[Decimal | None, De
 
 
 def _period(line: Mapping[str, Any]) -> str:
-    return str(line.get("Period") or "")
+    """The row a line counts in: its Period; a month-to-date preview's lines (DigitalOcean's
+    running total, not an invoice yet) count apart, in "<YYYY-MM> (preview)", so a partial month
+    is neither mixed with that month's invoices nor compared as if it were a whole one."""
+    period = str(line.get("Period") or "")
+    preview = is_preview_key(str(line.get("Invoice Key") or ""))
+    return f"{period}{PREVIEW_SUFFIX}" if preview else period
 
 
 def _amount(line: Mapping[str, Any]) -> Decimal:
