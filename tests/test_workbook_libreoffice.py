@@ -124,3 +124,30 @@ def test_money_and_dates_are_typed(seen: dict[str, list[dict[str, dict]]]) -> No
     started = seen["Runs"][0]["Started"]
     assert started["type"] == "date"
     assert dt.datetime.fromisoformat(started["value"]).replace(tzinfo=dt.UTC) == run(1).started
+
+
+def test_a_file_saved_by_libreoffice_keeps_its_booleans_through_a_rewrite(tmp_path: Path) -> None:
+    """LibreOffice saves TRUE/FALSE as the formulas TRUE()/FALSE() with their results; a rewrite
+    of those rows (the Summary's refresh) keeps the results, so a script reading stored values
+    (openpyxl data_only, pandas) still sees True/False rather than blanks."""
+    import openpyxl
+
+    from api.reports import refresh
+
+    sink = WorkbookLedger(tmp_path / "ledger.xlsx")
+    one, two = invoice(1), replace(invoice(2), reconciled=False)
+    sink.write(LedgerBatch(invoices=(one, two), lines=lines(one) + lines(two)))
+    saved = tmp_path / "saved"
+    subprocess.run(
+        [SOFFICE, f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless",
+         "--convert-to", "xlsx", "--outdir", str(saved), str(sink.path)],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    shutil.copy(saved / "ledger.xlsx", sink.path)
+
+    refresh(sink, force=True)
+
+    book = openpyxl.load_workbook(sink.path, data_only=True)["Invoices"]
+    header = [cell.value for cell in book[1]]
+    column = header.index("Reconciled")
+    assert [row[column] for row in book.iter_rows(2, values_only=True)] == [True, False]

@@ -183,7 +183,9 @@ def formula_cell(ref: str, formula: Formula) -> str:
     """A user's formula, with its last value when that is plain (the app recalculates it)."""
     body = f"<f>{escape(clean_text(formula.text[1:]), _ENTITIES)}</f>"
     cached = formula.cached
-    if isinstance(cached, int | float | Decimal) and not isinstance(cached, bool):
+    if isinstance(cached, bool):  # LibreOffice saves TRUE/FALSE as the formulas TRUE()/FALSE()
+        return f'<c r="{ref}" t="b">{body}<v>{int(cached)}</v></c>'
+    if isinstance(cached, int | float | Decimal):
         inner = number_cell(ref, cached)
         if "<v>" in inner:
             return inner.replace("<v>", body + "<v>", 1)
