@@ -279,3 +279,19 @@ def test_inbox_lines_add_up_to_the_printed_total_as_a_providers_do(
     assert [line.position for line in lines] == list(range(1, len(lines) + 1))
     if added and grand is not None:
         assert invoice.lines_total == grand, "Line Items now sum to the invoice total"
+
+
+@pytest.mark.parametrize(("line", "net"), [
+    ("Net: 42.81", "42.81"),
+    ("Netto: 42,81 €", "42,81 €"),
+    ("Net value: $42.81", "$42.81"),
+    ("Subtotal: 42.81", "42.81"),
+    ("Payment terms: Net 30", None),
+    ("Network transfer 42.81", None),
+])  # fmt: skip
+def test_the_net_is_found_by_its_label_and_not_in_payment_terms(line: str, net: str | None) -> None:
+    from api.extract.rules import field_entities
+
+    found = {e.type: e.mention_text for e in field_entities([line])}
+
+    assert found.get("net_amount") == net, found

@@ -44,7 +44,9 @@ DATE_LABEL = re.compile(
 )
 NET_LABEL = re.compile(
     r"\b(?:sub-?total|net\s+amount|net\s+total|total\s+net|total\s+excl\.?|total\s+ht|"
-    r"montant\s+ht|nettobetrag|zwischensumme|summe\s+netto)\b",
+    r"montant\s+ht|nettobetrag|zwischensumme|summe\s+netto)\b"
+    # a bare "Net:" / "Netto:" heading its line; never "Terms: Net 30" (payment terms)
+    r"|^\s*net(?:to)?(?:\s+(?:price|value|sum))?\s*:",
     _I,
 )
 TAX_LABEL = re.compile(
