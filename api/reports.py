@@ -17,8 +17,10 @@ from api.core.allocation import (
 )
 from api.core.model import ALLOCATION_COLUMNS
 from api.core.passthrough import invoice_shares, pass_through
+from api.core.rows import not_numbers
 from api.core.summary import summary_tables
 from api.core.text import counted
+from api.errors import ConfigError
 from api.ports import ArchivingSink, LedgerSink, ReportSink
 
 CLIENTS_TAB = "Clients"
@@ -68,6 +70,11 @@ def _refresh(sink: LedgerSink, force: bool) -> tuple[list[str], int]:
         return [], 0
     lines = sink.rows("Line Items", REPORT_COLUMNS)
     archived = archived_lines(sink)
+    if bad := not_numbers(lines, "Amount", "Line Items"):
+        raise ConfigError(
+            "; ".join(bad) + ".",
+            action="Correct or clear those cells; the next sync rebuilds the Summary.",
+        )
     allocations = allocate_all(lines, rules)
     every = [*archived, *lines]
     shares = invoice_shares(every, [*allocate_all(archived, rules), *allocations])

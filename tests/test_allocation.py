@@ -227,3 +227,45 @@ def _csv(rows: list[dict[str, str]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+@pytest.mark.parametrize(("row", "fragment"), [
+    ({"Match": "project:", "Client": "Acme"}, "nothing to match after 'project:'"),
+    ({"Match": "web", "Client": "Acme", "Markup %": "1e9"}, "between -100 and 1000"),
+    ({"Match": "web", "Client": "Acme", "Markup %": "-150"}, "between -100 and 1000"),
+])  # fmt: skip
+def test_rules_that_would_take_or_bill_nonsense_are_skipped(
+    row: dict[str, str], fragment: str
+) -> None:
+    rules, (problem,) = parse_rules([{"Billable": "", "Markup %": "", **row}])
+
+    assert rules == () and fragment in problem and problem.endswith("the rule was skipped.")
+
+
+@pytest.mark.parametrize(("cell", "points"), [
+    (Decimal("0.15"), Decimal(15)),  # a cell formatted as percent: 15% is kept as 0.15
+    (0.15, Decimal(15)),
+    (15, Decimal(15)),
+    ("15%", Decimal(15)),
+    ("0.5", Decimal("0.5")),  # typed as text: what it says
+    (Decimal(0), Decimal(0)),
+])  # fmt: skip
+def test_markup_from_a_percent_formatted_cell_is_percent_points(
+    cell: object, points: Decimal
+) -> None:
+    (rule,), problems = parse_rules([{"Match": "web", "Client": "Acme", "Billable": 1.0,
+                                      "Markup %": cell}])  # fmt: skip
+
+    assert problems == () and rule.markup == points and rule.billable is True
+
+
+def test_a_misspelt_column_is_reported_and_a_column_of_ones_own_is_not() -> None:
+    row = {"Match": "web", "Client": "Acme", "Billable?": "yes", "Markup": "10", "Notes": "hi"}
+
+    (rule,), problems = parse_rules([row])
+
+    assert problems == (
+        "The Clients tab's column 'Billable?' was ignored: name it 'Billable' to use it.",
+        "The Clients tab's column 'Markup' was ignored: name it 'Markup %' to use it.",
+    )
+    assert rule.billable is False and rule.markup == 0

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from api.archive.folder import FolderStore
 from api.cli import cli
+from api.errors import ConfigError
 from api.exports import export_month
 from api.factory import Services
 from api.ledger.workbook.ledger import WorkbookLedger
@@ -288,3 +289,27 @@ def test_a_client_name_that_looks_like_a_formula_stays_text(sink: WorkbookLedger
     assert (row["Client"], row["Billable"]) == ("=HYPERLINK(1)", True)
     with zipfile.ZipFile(sink.path) as package:
         assert not any(b"<f>" in package.read(n) for n in package.namelist() if "worksheets" in n)
+
+
+def test_text_in_an_amount_cell_is_named_not_a_crash(services: Services) -> None:
+    from tests.test_engine import connect
+
+    connect(services)
+    services.engine.sync("acme", trigger="cli")
+    sink = services.sink
+    assert isinstance(sink, WorkbookLedger)
+    book = openpyxl.load_workbook(sink.path)
+    sheet = book["Line Items"]
+    column = [c.value for c in sheet[1]].index("Amount") + 1
+    sheet.cell(row=7, column=column, value="abc")
+    book.save(sink.path)
+
+    with pytest.raises(ConfigError) as refused:
+        refresh(sink, force=True)
+    run = services.engine.sync("acme", trigger="cli")  # nothing new: the rows stay as edited
+    repaired = services.engine.sync("acme", trigger="cli", full=True)  # rewrites every row
+
+    assert "Line Items row 7 has Amount 'abc', not a number" in str(refused.value)
+    assert run.status == "succeeded", run.message
+    assert "The Summary tab was not rebuilt: Line Items row 7 has Amount 'abc'" in run.message
+    assert repaired.status == "succeeded" and "not rebuilt" not in repaired.message

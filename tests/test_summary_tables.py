@@ -89,3 +89,22 @@ def test_a_month_to_date_preview_is_a_row_of_its_own_and_never_compared() -> Non
     preview = rows["2026-11 (preview)"]
     assert preview["Total"] == Decimal("30.00") and preview["Compared with"] is None
     assert preview["Change"] is None and preview["Change %"] is None
+
+
+def test_lines_without_a_month_or_with_a_date_for_one_still_make_a_summary() -> None:
+    import datetime as dt
+
+    def line(period: object, project: str) -> dict[str, Any]:
+        return {"Invoice Key": f"pdf:{project}", "Period": period, "Amount": Decimal("10.00"),
+                "Currency": "USD", "Category": "Other", "Project": project,
+                "Provider": "PDF", "Account": "Hosting Co"}  # fmt: skip
+
+    made = summary_tables([
+        line("", "undated"),  # an undated PDF: its series has no month at all
+        line(dt.datetime(2026, 9, 1), "retyped"),  # '2026-09' that a spreadsheet made a date
+        line("2026-09", "typed"),
+    ])  # fmt: skip
+
+    (category,) = [t for t in made if t.title == "Monthly spend by category (USD)"]
+    assert [(row[0], row[-4]) for row in category.rows] == [
+        ("", Decimal("10.00")), ("2026-09", Decimal("20.00"))]  # fmt: skip

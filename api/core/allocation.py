@@ -10,6 +10,7 @@ split across the invoice's clients in proportion to their spend, in whole cents.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from api.core.money import minor_unit
 
 UNALLOCATED = "Unallocated"
 SHARED = "Shared"
+MARKUP_RANGE = (Decimal(-100), Decimal(1000))  # percent points: a typo past these re-bills nonsense
 CLIENT_COLUMNS = ("Match", "Client", "Billable", "Markup %")
 MATCH_FIELDS: dict[str, tuple[str, ...]] = {
     "project": ("Project",),
@@ -33,6 +35,7 @@ MATCH_FIELDS: dict[str, tuple[str, ...]] = {
 }
 BARE_FIELDS = ("Project", "Group", "Resource ID", "Resource UUID")
 SHARED_CATEGORIES = frozenset({"Tax", "Credit"})
+_KNOWN_KEYS = frozenset(name.lower() for name in ("Match", "Client", "Billable", "Markup %"))
 _YES = frozenset({"yes", "y", "true", "1"})
 _NO = frozenset({"no", "n", "false", "0", ""})
 _WILDCARDS = frozenset("*?[")
@@ -93,7 +96,8 @@ def parse_rules(rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[Rule, ...], tu
     if missing:
         return (), (f"The Clients tab has no {' or '.join(missing)} column; no rule was applied.",)
     rules: list[Rule] = []
-    problems: list[str] = []
+    problems = [_misnamed(name) for key, name in keys.items()
+                if key not in _KNOWN_KEYS and _misnamed(name)]  # fmt: skip
     for number, row in enumerate(rows, 1):
         values = {_key(name): value for name, value in row.items()}
         if not any(_text(v) for v in values.values()):
@@ -119,6 +123,8 @@ def _rule(number: int, values: Mapping[str, Any]) -> tuple[Rule | None, str]:
     fields: tuple[str, ...] = BARE_FIELDS
     if sep and name.lower() in MATCH_FIELDS:
         fields, pattern = MATCH_FIELDS[name.lower()], pattern.strip()
+        if not pattern:
+            faults.append(f"nothing to match after '{name}:' (use '{name}: *' for any value)")
         if name.lower() == "description" and not _WILDCARDS & set(pattern):
             pattern = f"*{pattern}*"
     elif sep and " " not in name and "*" not in name:
@@ -131,6 +137,9 @@ def _rule(number: int, values: Mapping[str, Any]) -> tuple[Rule | None, str]:
     markup = _percent(values.get("markup %"))
     if markup is None:
         faults.append(f"Markup % must be a number, not '{_text(values['markup %'])}'")
+    elif not MARKUP_RANGE[0] <= markup <= MARKUP_RANGE[1]:
+        faults.append(f"Markup % must be between {MARKUP_RANGE[0]} and {MARKUP_RANGE[1]}, "
+                      f"not {markup}")  # fmt: skip
     if faults or billable is None or markup is None:
         return None, f"{where}: {'; '.join(faults)}; the rule was skipped."
     return Rule(number, match, fields, pattern, client, billable, markup), ""
@@ -246,7 +255,20 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
+def _misnamed(header: object) -> str:
+    """A message for a header that looks like a Clients column misspelt ('Markup', 'Billable?'),
+    else '' (a column of the bookkeeper's own, such as Notes, is left alone)."""
+    text = _text(header)
+    close = difflib.get_close_matches(text.lower(), [c.lower() for c in CLIENT_COLUMNS], 1, 0.6)
+    if not text or not close:
+        return ""
+    meant = next(c for c in CLIENT_COLUMNS if c.lower() == close[0])
+    return f"The Clients tab's column '{text}' was ignored: name it '{meant}' to use it."
+
+
 def _yes_no(value: object) -> bool | None:
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and value in (0, 1):
+        return bool(value)  # a 1/0 number cell (1.0 from a spreadsheet)
     text = _text(value).lower()
     if text in _YES:
         return True
@@ -256,8 +278,14 @@ def _yes_no(value: object) -> bool | None:
 
 
 def _percent(value: object) -> Decimal | None:
+    """Markup % as percent points: '15', '15%' and 15 are 15; a number cell between -1 and 1
+    is a cell formatted as a percent (Excel and Sheets keep a typed 15% as 0.15), so 15."""
     if isinstance(value, bool):
         return None
+    if isinstance(value, int | float | Decimal):
+        number = Decimal(str(value))
+        if number.is_finite() and 0 < abs(number) < 1:
+            return (number * 100).normalize()
     text = _text(value).rstrip("%").strip()
     if not text:
         return Decimal(0)

@@ -5,6 +5,7 @@ render the same tables (the workbook as values, the Sheet as values plus a chart
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -105,7 +106,7 @@ def compared_months(periods: Iterable[str]) -> dict[str, str]:
     series has lines in (a series billed every other month compares with two months before);
     the first month, and a period that is not YYYY-MM, have none ('')."""
     months = sorted({p for p in periods if _MONTH.fullmatch(p)})
-    return dict(zip(months, ["", *months[:-1]], strict=True))
+    return dict(zip(months, ["", *months], strict=False))  # none at all: {}
 
 
 def _by_category(lines: Sequence[Mapping[str, Any]], currency: str, *, first: bool) -> Table:
@@ -220,7 +221,9 @@ def _period(line: Mapping[str, Any]) -> str:
     """The row a line counts in: its Period; a month-to-date preview's lines (DigitalOcean's
     running total, not an invoice yet) count apart, in "<YYYY-MM> (preview)", so a partial month
     is neither mixed with that month's invoices nor compared as if it were a whole one."""
-    period = str(line.get("Period") or "")
+    value = line.get("Period")
+    # a month retyped in a spreadsheet may come back as a date: it still means that month
+    period = f"{value:%Y-%m}" if isinstance(value, dt.date) else str(value or "")
     preview = is_preview_key(str(line.get("Invoice Key") or ""))
     return f"{period}{PREVIEW_SUFFIX}" if preview else period
 
