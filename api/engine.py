@@ -99,7 +99,7 @@ class SyncEngine:
         already is returned as it is, so a redelivered task never syncs twice.
 
         A connection whose options hold FULL_REQUESTED (Sync now with `full`) fetches every
-        invoice again; the claimed run takes the request.
+        invoice again; the request is removed once a run that took it has not failed.
 
         Raises only before the run starts (unknown run or connection, RunInProgress while
         another process runs it).
@@ -109,11 +109,15 @@ class SyncEngine:
         run, claimed = self.state.claim_run(run_id)
         if not claimed:
             return run
-        if connection.options.get(FULL_REQUESTED):  # Sync now asked to fetch everything again
-            full = True
-            options = {k: v for k, v in connection.options.items() if k != FULL_REQUESTED}
-            connection = self.state.update_connection(connection.id, options=options)
-        return self._run(connection, run, full, on_progress)
+        requested = bool(connection.options.get(FULL_REQUESTED))  # Sync now with `full`
+        finished = self._run(connection, run, full or requested, on_progress)
+        if requested and finished.status != "failed":
+            # Taken only once done: a run killed midway (the process died, the task is
+            # redelivered) fetches everything again instead of finding "nothing new".
+            options = self.state.get_connection(connection.id).options
+            rest = {k: v for k, v in options.items() if k != FULL_REQUESTED}
+            self.state.update_connection(connection.id, options=rest)
+        return finished
 
     def _run(
         self,

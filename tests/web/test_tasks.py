@@ -163,3 +163,25 @@ def test_sync_now_full_fetches_every_invoice_again_once(
     full = sync({"full": True})
     assert len(full["fetched"]) >= len(first["fetched"]) and full["run"]["counts"]["new"] == 0
     assert sync({})["fetched"] == []  # the full request was taken by one run
+
+
+def test_a_full_sync_that_failed_midway_is_still_full_when_it_runs_again(
+    world: dict[str, Any], do_sim: DigitalOceanSimulator
+) -> None:
+    def run_task(body: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        queued = httpx.post(f"{world['url']}/v1/connections/{world['connection']['id']}/sync",
+                            headers=world["user"], json=body).json()["run"]  # fmt: skip
+        before = len(do_sim.requests)
+        run = httpx.post(f"{world['url']}/tasks/runs/{queued['id']}", headers=world["task"],
+                         timeout=60).json()["run"]  # fmt: skip
+        return run, [p for p in do_sim.requests.paths()[before:] if p.count("/") > 4]
+
+    first, fetched = run_task({})
+    assert first["status"] == "succeeded" and fetched
+    do_sim.faults.add("401", times=1)  # the full run dies before it fetched anything
+    failed, _ = run_task({"full": True})
+    assert failed["status"] == "failed"
+
+    again, refetched = run_task({})  # the next run takes the full request left standing
+    assert again["status"] == "succeeded" and len(refetched) >= len(fetched)
+    assert run_task({})[1] == []  # and only once
