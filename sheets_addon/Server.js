@@ -246,6 +246,8 @@ function call_(method, path, payload) {
 var CLI_ADVICE_ = [
   [/[,:]?\s*(?:and |then )?run `billsync connect [a-z]+[^`]*` again/g, null], // null: per context
   [/[,:]?\s*(?:and |then )?run `billsync google login[^`]*` again/g, ', then reconnect your Google account from this sidebar'],
+  // The API's own words for the same advice (api/web/errors.py API_WORDS): per context too.
+  [/, then disconnect this provider and add it again with the new token/g, null],
 ];
 var RECONNECT_PROVIDER_ = ', then disconnect this provider and add it again with the new token';
 

@@ -39,6 +39,14 @@ STATUS: tuple[tuple[type[errors.BillsyncError], int], ...] = (
 )
 
 _CLI_ADVICE = re.compile(r"`billsync\b|(?<![\w-])--[a-z]")
+# Command-line phrases the API says in its own words (the add-on's Server.js reads these).
+API_WORDS = (
+    (re.compile(r"[,:]?\s*(?:and |then )?run `billsync connect [a-z]+` again(?=[.;]|$)"),
+     ", then disconnect this provider and add it again with the new token"),
+    (re.compile(r"[,:]?\s*(?:and |then )?run `billsync google login` again", re.IGNORECASE),
+     ", then reconnect your Google account from the sidebar"),
+)  # fmt: skip
+_CLI_SENTENCE = re.compile(r"\s*[^.!?]*`billsync [^`]*`[^.!?]*[.!?]?")
 API_ACTIONS = {  # error code -> what a sidebar or API user can do instead
     "not_found": "Reload the sidebar to see what exists now.",
     "secret": "Reconnect your Google account from the sidebar, then try again.",
@@ -53,12 +61,21 @@ def body(code: str, message: str, retryable: bool) -> dict[str, Any]:
 
 
 def api_message(error: errors.BillsyncError) -> str:
-    """The error's sentence for an API caller: its action unless that is command-line advice,
-    then API_ACTIONS' action for its code (or none)."""
-    if not error.action or not _CLI_ADVICE.search(error.action):
-        return str(error)
-    action = API_ACTIONS.get(error.code)
-    return f"{errors.sentence(error.message)} {action}" if action else error.message
+    """The error's sentence for an API caller: a known command-line phrase in API_WORDS' words;
+    any other command-line action replaced by API_ACTIONS' action for its code (or dropped)."""
+    message, action = _api_words(error.message), _api_words(error.action or "")
+    if action.startswith(", then "):  # the whole action was the command
+        action = action[7].upper() + action[8:]
+    if _CLI_ADVICE.search(action):
+        action = API_ACTIONS.get(error.code, "")
+    message = _CLI_SENTENCE.sub("", message)  # any other command inside the message
+    return f"{errors.sentence(message)} {action}" if action else message
+
+
+def _api_words(text: str) -> str:
+    for phrase, words in API_WORDS:
+        text = phrase.sub(words, text)
+    return text
 
 
 def status_of(error: errors.BillsyncError) -> int:

@@ -13,8 +13,9 @@ import pytest
 
 from api.core.model import Invoice, LedgerBatch, LineItem
 from api.core.pdf_ledger import PROVIDER as PDF_PROVIDER
-from api.errors import BillsyncError, ConfigError, SecretError
-from api.google.credentials import RECONNECT
+from api.errors import AuthError, BillsyncError, ConfigError, SecretError
+from api.google.credentials import RECONNECT, REVOKED_MESSAGE
+from api.providers.doit import _KEY_ACTION as DOIT_KEY_ACTION
 from api.simulators.digitalocean import DEMO_TOKEN
 from api.web.errors import api_message
 from tests.export_rules import validate_qbo, validate_xero
@@ -258,17 +259,23 @@ def test_an_unknown_connection_is_404_without_command_line_advice(
 @pytest.mark.parametrize(
     ("error", "says"),
     [(ConfigError("Google refused to refresh the access token.", action=RECONNECT),
-      "Google refused to refresh the access token."),
+      "Google refused to refresh the access token. Reconnect your Google account from the "
+      "sidebar."),
      (SecretError("The stored Google grant is unreadable.", action=RECONNECT),
-      "The stored Google grant is unreadable. Reconnect your Google account from the sidebar"),
+      "The stored Google grant is unreadable. Reconnect your Google account from the sidebar."),
      (ConfigError("'2026-13' is not a month.", action="Give --period as YYYY-MM."),
       "'2026-13' is not a month."),
      (ConfigError("Unknown export format 'sage'.", action="Use xero or qbo."),
-      "Unknown export format 'sage'. Use xero or qbo.")],
-    ids=["google-login", "secret", "option", "kept"],
+      "Unknown export format 'sage'. Use xero or qbo."),
+     (AuthError("DoiT rejected the API key.", provider="doit", action=DOIT_KEY_ACTION),
+      "DoiT rejected the API key. Create a new API key in the DoiT console (Profile > API), "
+      "then disconnect this provider and add it again with the new token."),
+     (ConfigError(REVOKED_MESSAGE), "Google access was revoked or expired, then reconnect your "
+      "Google account from the sidebar.")],
+    ids=["google-login", "secret", "option", "kept", "provider", "in-message"],
 )  # fmt: skip
 def test_the_api_gives_no_command_line_advice(error: BillsyncError, says: str) -> None:
     """Actions raised on code paths the web shares with the CLI (api/google/credentials.py,
     api/exports.py): a command or an --option is dropped or replaced, other advice kept."""
-    assert api_message(error).startswith(says), api_message(error)
+    assert api_message(error) == says
     assert "billsync" not in api_message(error) and "--" not in api_message(error)
