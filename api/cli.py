@@ -389,7 +389,12 @@ def serve(obj: _Context, port: int) -> None:
 @click.argument("fmt", metavar="xero|qbo", type=click.Choice(exports.FORMATS))
 @click.option("--period", required=True, help="The month to export, YYYY-MM.")
 @click.option("--connection", "name", default=None, help="Only this connection's invoices.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write it here.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write a copy here (a missing folder is made; parts as NAME 1 of 2.csv, ...).",
+)
 @click.option(
     "--date-format",
     type=click.Choice(sorted(DATE_FORMATS)),
@@ -408,7 +413,8 @@ def export(
         destination.sink if destination else services.sink,
         destination.files if destination else services.files,
         fmt, period, connection=connection, date_format=date_format,
-        out=Path(out) if out else None, workdir=services.settings.home / "tmp",
+        out=Path(out).expanduser().absolute() if out else None,
+        workdir=services.settings.home / "tmp",
     )  # fmt: skip
     click.echo(result.message())
 

@@ -2,7 +2,8 @@
 
 Reads the ledger (Invoices, Line Items, the Clients rules and an optional Accounts tab), builds
 the bills in the pure core (core.bills, core.bill_formats), writes each file with the csv
-module, archives it as `Exports/<YYYY-MM> <format>.csv` and appends a Runs row that links it.
+module, archives it under a name that says what it holds (export_name) and appends a Runs row
+that links it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from api.core.bill_formats import (
     QBO_COLUMNS,
@@ -44,34 +47,58 @@ _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 @dataclass(frozen=True)
 class ExportFile:
     """One archived import file: its name, link, how many bills and lines (CSV rows) it holds,
-    and the sum of its lines (tax included) per currency: what the product will import."""
+    the sum of its lines (tax included) per currency (what the product will import), and the
+    local copy `--out` asked for (None without one)."""
 
     name: str
     link: DocumentLink
     bills: int
     lines: int
     totals: Mapping[str, Decimal]
+    copy: Path | None = None
+
+    @property
+    def where(self) -> str:
+        """A local archive file as its path, a Drive file as its link."""
+        parts = urlsplit(self.link.url)
+        return url2pathname(parts.path) if parts.scheme == "file" else self.link.url
 
 
 @dataclass(frozen=True)
 class Export:
-    """What one export made: the archived files, bills, and what was left out."""
+    """What one export made: the archived files, the bills they hold, and the notes (what was
+    left out, bad Clients or Accounts rows), each said once."""
 
     format: str
     period: str
     date_format: str
     files: tuple[ExportFile, ...]
-    bills: int
     notes: tuple[str, ...]
+    invoices: int = 0  # the month's final invoices the export read
 
-    def message(self) -> str:
+    @property
+    def bills(self) -> int:
+        """The bills the files hold (QuickBooks leaves credits out: fewer than the invoices)."""
+        return sum(file.bills for file in self.files)
+
+    def summary(self, links: bool = False) -> str:
+        """What was exported and where (local files as paths, Drive files as links; `links`:
+        every file as its link, as the Runs row keeps it), without the notes."""
         product = {"xero": "Xero", "qbo": "QuickBooks Online"}[self.format]
-        if not self.files:
+        if not self.files and not self.invoices:
             text = f"No {product} bills for {self.period}: the ledger has no invoice of that month"
-            return " ".join([text + "; nothing was exported.", *self.notes])
-        links = ", ".join(file.link.url for file in self.files)
-        text = f"{product} bills for {self.period}: {counted(self.bills, 'bill')} in {links}"
-        return " ".join([text + ".", *self.notes])
+            return text + "; nothing was exported."
+        if not self.files:
+            text = f"No {product} bills for {self.period}: none of its "
+            return text + f"{counted(self.invoices, 'invoice')} is a bill; nothing was exported."
+        places = ", ".join(file.link.url if links else file.where for file in self.files)
+        text = f"{product} bills for {self.period}: {counted(self.bills, 'bill')} in {places}"
+        copies = [str(file.copy) for file in self.files if file.copy is not None]
+        return text + (f"; copied to {', '.join(copies)}." if copies else ".")
+
+    def message(self, links: bool = False) -> str:
+        """The summary followed by each note once: the CLI's output and the Runs row."""
+        return " ".join([self.summary(links), *self.notes])
 
 
 def export_month(
@@ -84,29 +111,46 @@ def export_month(
     date_format: str | None = None,
     out: Path | None = None,
     workdir: Path,
+    whole_ledger: bool = False,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> Export:
     """Export the bills of `period` (YYYY-MM) in `fmt` ("xero" | "qbo"); `connection` keeps its
-    provider and account's invoices only (None: every invoice in the ledger). Raises ConfigError
-    for a bad format or period, or an archive without export support."""
+    provider and account's invoices only, unless `whole_ledger` (every invoice of the ledger,
+    PDF inbox included, as with no connection). `out` gets a copy of each file (its folder is
+    created). Raises ConfigError for a bad format or period, or an archive without export
+    support."""
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format '{fmt}'.", action="Use xero or qbo.")
     if not _PERIOD.fullmatch(period):
         raise ConfigError(f"'{period}' is not a month.", action="Give --period as YYYY-MM.")
     if not isinstance(store, ExportStore):
         raise ConfigError("This archive cannot keep export files.")
-    bills, notes = _bills(sink, period, connection)
+    only = None if whole_ledger else connection
+    bills, notes = _bills(sink, period, only)
     dates = date_format or DEFAULT_DATES[fmt]
     accounts = _accounts(sink, notes)
+    tables = _tables(fmt, bills, accounts, dates, notes)
     archived = []
-    for number, (header, rows, kept) in enumerate(_tables(fmt, bills, accounts, dates, notes), 1):
-        name = f"{period} {fmt}.csv" if number == 1 else f"{period} {fmt} {number}.csv"
-        link = _archive(store, name, header, rows, workdir, _out(out, number))
-        archived.append(ExportFile(name, link, len(kept), len(rows), totals_by_currency(kept)))
-    result = Export(fmt, period, dates, tuple(archived), len(bills), tuple(notes))
+    for number, (header, rows, kept) in enumerate(tables, 1):
+        name = export_name(period, fmt, only.name if only else "", number, len(tables))
+        copy = _out(out, number, len(tables))
+        link = _archive(store, name, header, rows, workdir, copy)
+        archived.append(
+            ExportFile(name, link, len(kept), len(rows), totals_by_currency(kept), copy)
+        )
+    result = Export(fmt, period, dates, tuple(archived), tuple(dict.fromkeys(notes)), len(bills))
     if archived:
         _record(sink, result, connection.name if connection else "", clock)
     return result
+
+
+def export_name(period: str, fmt: str, connection: str, number: int, parts: int) -> str:
+    """The archive name of an export file, saying what it holds so that no later export can
+    pass for part of it: the month, the connection when one was chosen (none: the whole
+    ledger), the format and, when split (Xero takes 500 bills a file), `<n> of <parts>`:
+    '2026-09 demo-doit xero.csv', '2026-10 xero 1 of 2.csv'."""
+    words = [period, connection, fmt, f"{number} of {parts}" if parts > 1 else ""]
+    return " ".join(word for word in words if word) + ".csv"
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:
@@ -179,10 +223,10 @@ def _archive(
     return link
 
 
-def _out(out: Path | None, number: int) -> Path | None:
-    if out is None or number == 1:
+def _out(out: Path | None, number: int, parts: int) -> Path | None:
+    if out is None or parts == 1:
         return out
-    return out.with_name(f"{out.stem} {number}{out.suffix}")
+    return out.with_name(f"{out.stem} {number} of {parts}{out.suffix}")
 
 
 def _record(
@@ -192,6 +236,6 @@ def _record(
     run = RunRecord(
         id=f"export-{uuid.uuid4().hex[:12]}", connection=connection or "(all connections)",
         trigger="export", status="succeeded", started=now, finished=now,
-        counts=RunCounts(), message=export.message(),
+        counts=RunCounts(), message=export.message(links=True),
     )  # fmt: skip
     sink.append_run(run)

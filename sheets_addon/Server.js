@@ -19,6 +19,7 @@ var PROVIDERS_ = ['digitalocean', 'doit'];
 var FREQUENCIES_ = ['off', 'daily', 'weekly', 'monthly'];
 var EXPORT_FORMATS_ = ['xero', 'qbo'];
 var DATE_FORMATS_ = ['iso', 'dmy', 'mdy'];
+var EXPORT_SCOPES_ = ['connection', 'ledger'];
 var MONTH_ = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /**
@@ -141,9 +142,12 @@ function listRuns(connectionId, limit) {
  * service archives it in the connection's Drive folder (Exports/) and links it from the Runs
  * tab; it answers when the file is there (seconds: one read of the ledger, one upload).
  * @param {string} connectionId
- * @param {{format: string, period: string, date_format: (string|undefined)}} form
+ * @param {{format: string, period: string, date_format: (string|undefined),
+ *          scope: (string|undefined)}} form
  *   format "xero" | "qbo"; period "YYYY-MM"; date_format "iso" | "dmy" | "mdy" (default: the
- *   product's own, dmy for Xero and mdy for QuickBooks Online US)
+ *   product's own, dmy for Xero and mdy for QuickBooks Online US); scope "connection" (the
+ *   default: this connection's invoices) | "ledger" (every invoice of its ledger, PDF inbox
+ *   included)
  * @return {{format: string, period: string, date_format: string, bills: number,
  *           files: {name: string, url: string, bills: number, lines: number,
  *                   totals: Object<string, string>}[], notes: string[], message: string}}
@@ -160,6 +164,10 @@ function exportBills(connectionId, form) {
   if (form.date_format) {
     if (DATE_FORMATS_.indexOf(form.date_format) < 0) throw new Error('Choose one of the date formats offered.');
     body.date_format = form.date_format;
+  }
+  if (form.scope) {
+    if (EXPORT_SCOPES_.indexOf(form.scope) < 0) throw new Error('Export this connection\'s invoices or the whole ledger.');
+    body.scope = form.scope;
   }
   var made = field_(call_('post', connectionPath_(connectionId) + '/exports', body), 'export');
   made.message = sidebarWords_(made.message);
@@ -238,6 +246,8 @@ function call_(method, path, payload) {
 var CLI_ADVICE_ = [
   [/[,:]?\s*(?:and |then )?run `billsync connect [a-z]+[^`]*` again/g, null], // null: per context
   [/[,:]?\s*(?:and |then )?run `billsync google login[^`]*` again/g, ', then reconnect your Google account from this sidebar'],
+  // The API's own words for the same advice (api/web/errors.py API_WORDS): per context too.
+  [/, then disconnect this provider and add it again with the new token/g, null],
 ];
 var RECONNECT_PROVIDER_ = ', then disconnect this provider and add it again with the new token';
 

@@ -29,7 +29,7 @@ def test_sync_builds_the_sheet_summary_and_export_lands_in_drive(
     out = ok(billsync(signed_in, "export", "xero", "--period", period, "--connection", "acme"))
 
     (exported,) = [f for f in fake_google.drive.files.values()  # type: ignore[attr-defined]
-                   if f["name"] == f"{period} xero.csv"]  # fmt: skip
+                   if f["name"] == f"{period} acme xero.csv"]  # fmt: skip
     parent = fake_google.drive.files[exported["parents"][0]]  # type: ignore[attr-defined]
     assert parent["name"] == "Exports" and parent["parents"] == [folder]
     assert exported["webViewLink"] in out

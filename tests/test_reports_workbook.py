@@ -192,11 +192,13 @@ def test_export_command_and_regional_dates(tmp_path: Path) -> None:
     home = tmp_path / "home"
     ledger = WorkbookLedger(home / "ledger.xlsx")
     ledger.write(ledger_batch())
-    out = tmp_path / "bills.csv"
+    out = tmp_path / "new folder" / "bills.csv"  # a missing folder is made
     args = ["export", "qbo", "--period", "2026-01", "--date-format", "iso", "--out", str(out)]
     result = CliRunner().invoke(cli, ["--home", str(home), *args])
     assert result.exit_code == 0, result.output
     assert "QuickBooks Online bills for 2026-01: 1 bill" in result.output
+    archived = (home / "archive" / "Exports" / "2026-01 qbo.csv").resolve()
+    assert f"1 bill in {archived}; copied to {out}." in result.output  # paths, not file: URLs
     assert validate_qbo(out.read_text("utf-8"), "iso") == {"1001": ("USD", Decimal("96.19"))}
     bad = CliRunner().invoke(cli, ["--home", str(home), "export", "xero", "--period", "2026-13"])
     assert bad.exit_code != 0 and "YYYY-MM" in str(bad.exception)

@@ -3,8 +3,11 @@
 Xero (Purchases > Bills > Import, the bill CSV template): one row per bill line; lines of one
 bill share *ContactName, *InvoiceNumber, *InvoiceDate, *DueDate and Currency; at most 500 bills
 a file; a bill with a negative total imports as a credit note; amounts tax-exclusive. The
-invoice's tax goes into the TaxAmount column of its lines (split in whole cents in proportion
-to the positive lines), not a line of its own.
+invoice's tax goes into the TaxAmount column of its lines (split in whole minor units in
+proportion to the positive lines), not a line of its own. *TaxType is the category's mapped tax
+type on every line of it (AccountMap.xero_tax_type); a line under a mapped type that carries no
+tax says TaxAmount 0, so Xero does not compute tax at that type's rate (it does when the column
+is blank). Amounts are written in the currency's minor unit (JPY 360000, KWD 1.250).
 
 QuickBooks Online (Expenses > Bills > Import bills): one row per line; Bill no. (at most 21
 characters), Supplier, Bill Date, Due Date, Account, Line Description, Line Amount; Customer and
@@ -23,6 +26,7 @@ from typing import Any
 
 from api.core.allocation import split_cents
 from api.core.bills import AccountMap, Bill, BillLine
+from api.core.money import minor_digits
 from api.core.text import looks_like_formula
 
 XERO_COLUMNS = (
@@ -78,15 +82,17 @@ def _xero_bill(bill: Bill, accounts: AccountMap, date_format: str) -> list[dict[
     rows = []
     for line in bill.lines:
         codes = accounts.of(line.category)
+        mapped = bool(codes.xero_tax_type)
         row = dict.fromkeys(XERO_COLUMNS, "")
         row.update({
             "*ContactName": bill.supplier, "*InvoiceNumber": bill.number,
             "*InvoiceDate": _day(bill.invoice_date, date_format),
             "*DueDate": _day(bill.due_date, date_format), "Description": _text(line.description),
-            "*Quantity": "1", "*UnitAmount": _money(line.amount),
+            "*Quantity": "1", "*UnitAmount": _money(line.amount, bill.currency),
             "*AccountCode": codes.xero_account,
-            "*TaxType": accounts.taxed if line.tax else codes.xero_tax_type,
-            "TaxAmount": _money(line.tax) if line.tax else "", "Currency": bill.currency,
+            "*TaxType": accounts.xero_tax_type(line.category, bool(line.tax)),
+            "TaxAmount": _money(line.tax, bill.currency) if line.tax or mapped else "",
+            "Currency": bill.currency,
         })  # fmt: skip
         if line.client:
             row["TrackingName1"], row["TrackingOption1"] = TRACKING_NAME, line.client
@@ -136,7 +142,8 @@ def _qbo_line(
         "Bill Date": _day(bill.invoice_date, date_format),
         "Due Date": _day(bill.due_date, date_format), "Memo": memo,
         "Account": codes.qbo_account, "Line Description": _text(line.description),
-        "Line Amount": _money(line.amount + line.tax), "Line Tax Code": codes.qbo_tax_code,
+        "Line Amount": _money(line.amount + line.tax, bill.currency),
+        "Line Tax Code": codes.qbo_tax_code,
         "Currency": bill.currency, "Customer": line.client,
         "Billable": ("Billable" if line.billable else "NotBillable") if line.client else "",
     }  # fmt: skip
@@ -151,12 +158,11 @@ def _day(day: dt.date, date_format: str) -> str:
     return day.strftime(date_format)
 
 
-def _money(amount: Any) -> str:
-    text = format(Decimal(amount), "f")
-    if "." in text:
-        whole, _, fraction = text.partition(".")
-        fraction = fraction.rstrip("0").ljust(2, "0")
-        text = f"{whole}.{fraction}"
-    else:
-        text += ".00"
-    return "0.00" if text in ("-0.00",) else text
+def _money(amount: Any, currency: str) -> str:
+    """A plain number with the currency's minor-unit digits (JPY 0, USD 2, KWD 3), more only
+    when the amount has them: '360000', '12.50', '1.250', '0.125' (USD)."""
+    digits = minor_digits(currency)
+    whole, _, fraction = format(Decimal(amount), "f").partition(".")
+    fraction = fraction.rstrip("0").ljust(digits, "0")
+    text = f"{whole}.{fraction}" if fraction else whole
+    return text.removeprefix("-") if not Decimal(text) else text

@@ -27,32 +27,39 @@ ACCOUNT_COLUMNS = ("Category", "Xero Account Code", "Xero Tax Type", "QBO Accoun
 
 @dataclass(frozen=True)
 class AccountCodes:
-    """Where one category's cost is booked in each product."""
+    """Where one category's cost is booked in each product; `xero_tax_type` is the user's
+    (Accounts tab), "" when not mapped (AccountMap.xero_tax_type then decides)."""
 
     xero_account: str = "489"  # Xero's default chart: Telephone & Internet
-    xero_tax_type: str = "Tax Exempt"
+    xero_tax_type: str = ""
     qbo_account: str = "Computer and Internet Expenses"
     qbo_tax_code: str = ""
 
 
 @dataclass(frozen=True)
 class AccountMap:
-    """Category -> AccountCodes; `taxed` is the Xero tax type of lines that carry a tax amount
-    (the invoice's tax, spread over its lines); `tax` books tax lines where a format keeps them
-    as lines (QuickBooks Online US)."""
+    """Category -> AccountCodes. A category's mapped Xero tax type is used on every line of it;
+    an unmapped line gets `taxed` when it carries a tax amount (the invoice's tax, spread over
+    its lines), `untaxed` otherwise: Xero's default names in a US organisation."""
 
     codes: Mapping[str, AccountCodes] = field(default_factory=dict)
     default: AccountCodes = AccountCodes()
     taxed: str = "Tax on Purchases"
+    untaxed: str = "Tax Exempt"
 
     def of(self, category: str) -> AccountCodes:
         return self.codes.get(category, self.default)
 
+    def xero_tax_type(self, category: str, carries_tax: bool) -> str:
+        """The category's mapped tax type, else `taxed` or `untaxed` by `carries_tax`."""
+        mapped = self.of(category).xero_tax_type
+        return mapped or (self.taxed if carries_tax else self.untaxed)
+
 
 DEFAULT_ACCOUNTS = AccountMap(
     codes={
-        "Platform": AccountCodes("485", "Tax Exempt", "Software & apps"),
-        "Tax": AccountCodes("489", "Tax Exempt", "Taxes & Licenses"),
+        "Platform": AccountCodes("485", "", "Software & apps"),
+        "Tax": AccountCodes("489", "", "Taxes & Licenses"),
     }
 )
 

@@ -1,11 +1,14 @@
 """Errors become HTTP in one place: `{"error": {"code", "message", "retryable"}}`.
 
-The message is the error's own secret-free sentence (api/errors.py); an unexpected exception
-becomes a generic 500 whose details go only to the log (scrubbed), never to the caller.
+The message is the error's own secret-free sentence (api/errors.py), without advice meant for
+the command line (a `billsync ...` command or a --option, useless in the sidebar): the API gives
+its own action for that error code, or none. An unexpected exception becomes a generic 500
+whose details go only to the log (scrubbed), never to the caller.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import flask
@@ -35,12 +38,44 @@ STATUS: tuple[tuple[type[errors.BillsyncError], int], ...] = (
     (errors.SinkError, 502),
 )
 
+_CLI_ADVICE = re.compile(r"`billsync\b|(?<![\w-])--[a-z]")
+# Command-line phrases the API says in its own words (the add-on's Server.js reads these).
+API_WORDS = (
+    (re.compile(r"[,:]?\s*(?:and |then )?run `billsync connect [a-z]+` again(?=[.;]|$)"),
+     ", then disconnect this provider and add it again with the new token"),
+    (re.compile(r"[,:]?\s*(?:and |then )?run `billsync google login` again", re.IGNORECASE),
+     ", then reconnect your Google account from the sidebar"),
+)  # fmt: skip
+_CLI_SENTENCE = re.compile(r"\s*[^.!?]*`billsync [^`]*`[^.!?]*[.!?]?")
+API_ACTIONS = {  # error code -> what a sidebar or API user can do instead
+    "not_found": "Reload the sidebar to see what exists now.",
+    "secret": "Reconnect your Google account from the sidebar, then try again.",
+}
+
 _HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
                413: "too_large", 415: "unsupported_media_type"}  # fmt: skip
 
 
 def body(code: str, message: str, retryable: bool) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "retryable": retryable}}
+
+
+def api_message(error: errors.BillsyncError) -> str:
+    """The error's sentence for an API caller: a known command-line phrase in API_WORDS' words;
+    any other command-line action replaced by API_ACTIONS' action for its code (or dropped)."""
+    message, action = _api_words(error.message), _api_words(error.action or "")
+    if action.startswith(", then "):  # the whole action was the command
+        action = action[7].upper() + action[8:]
+    if _CLI_ADVICE.search(action):
+        action = API_ACTIONS.get(error.code, "")
+    message = _CLI_SENTENCE.sub("", message)  # any other command inside the message
+    return f"{errors.sentence(message)} {action}" if action else message
+
+
+def _api_words(text: str) -> str:
+    for phrase, words in API_WORDS:
+        text = phrase.sub(words, text)
+    return text
 
 
 def status_of(error: errors.BillsyncError) -> int:
@@ -51,7 +86,7 @@ def status_of(error: errors.BillsyncError) -> int:
 
 
 def _billsync(error: errors.BillsyncError) -> flask.Response:
-    response = flask.jsonify(body(error.code, str(error), error.retryable))
+    response = flask.jsonify(body(error.code, api_message(error), error.retryable))
     response.status_code = status_of(error)
     if isinstance(error, errors.Unauthenticated):
         response.headers["WWW-Authenticate"] = 'Bearer realm="billsync"'

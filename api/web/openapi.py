@@ -168,13 +168,23 @@ SCHEMAS: dict[str, Any] = {
                 "description": "iso 2026-01-31, dmy 31/01/2026 (Xero's default), "
                 "mdy 01/31/2026 (QuickBooks Online US, its default)",
             },
+            "scope": {
+                "enum": ["connection", "ledger"],
+                "default": "connection",
+                "description": "connection: this connection's invoices; ledger: every invoice "
+                "in its ledger (other connections, PDF inbox included)",
+            },
         },
     },  # fmt: skip
     "ExportFile": {
         "type": "object",
         "required": ["name", "url", "bills", "lines", "totals"],
         "properties": {
-            "name": {"type": "string", "description": "e.g. '2026-02 xero.csv'"},
+            "name": {
+                "type": "string",
+                "description": "what it holds: '2026-02 acme xero.csv' (scope connection), "
+                "'2026-02 xero.csv' (ledger), '2026-02 xero 1 of 2.csv' (past 500 Xero bills)",
+            },
             "url": {
                 "type": "string",
                 "description": "the archived file: a Drive link, or a file:// URL locally",
@@ -196,7 +206,10 @@ SCHEMAS: dict[str, Any] = {
             "format": {"enum": ["xero", "qbo"]},
             "period": {"type": "string"},
             "date_format": {"enum": ["iso", "dmy", "mdy"]},
-            "bills": {"type": "integer", "description": "final invoices of the month"},
+            "bills": {
+                "type": "integer",
+                "description": "bills the files hold (QuickBooks leaves credits out)",
+            },
             "files": {
                 "type": "array",
                 "items": {"$ref": "#/components/schemas/ExportFile"},
@@ -205,9 +218,12 @@ SCHEMAS: dict[str, Any] = {
             "notes": {
                 "type": "array",
                 "items": {"type": "string"},
-                "description": "what was left out, and why (credits, bad rule rows)",
+                "description": "what was left out, and why (credits, bad rule rows), each once",
             },
-            "message": {"type": "string", "description": "one paragraph for a person"},
+            "message": {
+                "type": "string",
+                "description": "what was exported, for a person; the notes are not repeated in it",
+            },
         },
     },  # fmt: skip
 }
@@ -305,8 +321,9 @@ def document() -> dict[str, Any]:
             body="SyncRequest", params=[CONN])},
         "/v1/connections/{connection_id}/exports": {"post": _op(
             "Export a month's bills as a Xero or QuickBooks Online import file, archived in "
-            "the connection's Exports folder and linked from a Runs row. A month without "
-            "invoices is 200 with no files and a message.",
+            "the connection's Exports folder and linked from a Runs row: the connection's "
+            "invoices, or with scope ledger every invoice of its ledger (PDF inbox included). "
+            "A month without invoices is 200 with no files and a message.",
             {"200": _json(_obj("export", _ref("Export")), "What was exported.")},
             (400, *AUTH, 404, 409, 422, *GOOGLE), body="ExportRequest", params=[CONN])},
         "/v1/connections/{connection_id}/runs": {"get": _op(

@@ -13,7 +13,7 @@ from api import connections, exports
 from api.core.model import Connection, RunRecord
 from api.core.schedule import Schedule, ScheduleError
 from api.engine import FULL_REQUESTED
-from api.errors import Conflict, Forbidden, InvalidRequest, RunInProgress
+from api.errors import Conflict, Forbidden, InvalidRequest, NotFoundError, RunInProgress
 from api.web import present
 from api.web.access import LOCAL_SHEET, check_sheet_id
 from api.web.context import WebContext
@@ -28,7 +28,15 @@ def authorize_sheet(ctx: WebContext, caller: Caller, spreadsheet_id: str) -> Non
 
 
 def authorize_connection(ctx: WebContext, caller: Caller, connection_id: str) -> Connection:
-    connection = ctx.services.state.get_connection(connection_id)
+    """The connection, if the caller may reach it: NotFoundError in the API's own words (the
+    store's message lists local names and gives command-line advice)."""
+    try:
+        connection = ctx.services.state.get_connection(connection_id)
+    except NotFoundError:
+        raise NotFoundError(
+            f"There is no connection '{connection_id}'; it may have been removed.",
+            action="Reload the sidebar to see the connections this spreadsheet has.",
+        ) from None
     if ctx.local is False and connection.spreadsheet_id == LOCAL_SHEET:
         raise Forbidden("This connection belongs to a local ledger.")
     authorize_sheet(ctx, caller, connection.spreadsheet_id)
@@ -135,9 +143,10 @@ def sync_now(ctx: WebContext, connection: Connection, trigger: str, full: bool) 
 
 
 def export_bills(ctx: WebContext, connection: Connection, body: dict[str, Any]) -> exports.Export:
-    """Export a month of the connection's bills (body: format, period, date_format?) from its
-    own ledger to its own archive, as `billsync export` does; answers when the file is
-    archived. RunInProgress while a sync of the connection is queued or running (it would
+    """Export a month of the connection's bills (body: format, period, date_format?, scope?)
+    from its own ledger to its own archive, as `billsync export` does; scope "ledger" takes
+    every invoice of that ledger (other connections', the PDF inbox's). Answers when the file
+    is archived. RunInProgress while a sync of the connection is queued or running (it would
     read a ledger being written)."""
     active = ctx.services.state.list_runs(connection.id, limit=1)
     if active and active[0].status in ("queued", "running"):
@@ -146,7 +155,7 @@ def export_bills(ctx: WebContext, connection: Connection, body: dict[str, Any]) 
     return exports.export_month(
         destination.sink, destination.files, body["format"], body["period"],
         connection=connection, date_format=body.get("date_format"),
-        workdir=ctx.services.settings.home / "tmp",
+        whole_ledger=body.get("scope") == "ledger", workdir=ctx.services.settings.home / "tmp",
     )  # fmt: skip
 
 

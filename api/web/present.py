@@ -90,5 +90,5 @@ def export(made: Export) -> dict[str, Any]:
             for f in made.files
         ],
         "notes": list(made.notes),
-        "message": made.message(),
+        "message": made.summary(),  # the notes are said once, in "notes"
     }  # fmt: skip

@@ -291,9 +291,11 @@ test('an export is one POST of format, month and date format; its Export comes b
   const made = context.exportBills('c/1', { format: 'qbo', period: ' 2026-10 ', date_format: 'iso' });
   assert.deepEqual(plain(made), EXPORT);
   context.exportBills('c_1', { format: 'xero', period: '2026-01', date_format: '' });
+  context.exportBills('c_1', { format: 'xero', period: '2026-01', scope: 'ledger' });
   assert.deepEqual(requests.map((r) => [r.method, r.url.replace('https://billsync.example.test', ''), r.body]), [
     ['post', '/v1/connections/c%2F1/exports', { format: 'qbo', period: '2026-10', date_format: 'iso' }],
     ['post', '/v1/connections/c_1/exports', { format: 'xero', period: '2026-01' }],
+    ['post', '/v1/connections/c_1/exports', { format: 'xero', period: '2026-01', scope: 'ledger' }],
   ]);
 });
 
@@ -304,6 +306,7 @@ test('export input is checked before any request, in words a person can act on',
     assert.throws(() => context.exportBills('c_1', { format: 'xero', period }), /as YYYY-MM, for example/);
   }
   assert.throws(() => context.exportBills('c_1', { format: 'xero', period: '2026-01', date_format: 'ymd' }), /date format/);
+  assert.throws(() => context.exportBills('c_1', { format: 'xero', period: '2026-01', scope: 'all' }), /whole ledger/);
   assert.throws(() => context.exportBills('', { format: 'xero', period: '2026-01' }), /no longer exists/);
   assert.equal(requests.length, 0);
 });

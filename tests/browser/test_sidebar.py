@@ -3,8 +3,10 @@ files of sheets_addon/, and the DigitalOcean simulator behind it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,9 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from api.core.model import Invoice, LedgerBatch, LineItem
+from api.core.pdf_ledger import PROVIDER as PDF_PROVIDER
+from api.ledger.workbook.ledger import WorkbookLedger
 from api.simulators.digitalocean import DEMO_TOKEN
 from api.simulators.doit import DEMO_KEY
 from tests.browser.accessibility import serious_violations
@@ -414,20 +419,44 @@ def test_export_bills_of_last_month_then_a_bad_month_is_refused_in_words(
     )
     (shown,) = result.find_elements(By.CSS_SELECTOR, "[data-field=export-files] li")
     path = Path(shown.text.split(" · saved as ", 1)[1])
-    assert path.name == f"{period} qbo.csv" and path.parent.name == "Exports"
+    assert path.name == f"{period} Acme qbo.csv" and path.parent.name == "Exports"
     bills = validate_qbo(path.read_text(encoding="utf-8"), "iso")
     lines = len(path.read_text(encoding="utf-8").splitlines()) - 1
     ((currency, total),) = bills.values()
-    assert shown.text.startswith(f"{period} qbo.csv · {lines} lines · {currency} {total}")
+    assert shown.text.startswith(f"{period} Acme qbo.csv · {lines} lines · {currency} {total}")
     assert "export finished" in browser.find_element(By.ID, "status").text
     shoot(browser, "12-export")
     assert serious_violations(browser, "export") == []
+
+    inbox_invoice(preview, period)  # a PDF the inbox read into the same ledger
+    card.find_element(By.CSS_SELECTOR, "[data-field=export-ledger]").click()
+    card.find_element(By.CSS_SELECTOR, "[data-action=export]").click()
+    wait(browser, 30).until(lambda _: "Exported 2 bills" in result.text)
+    (shown,) = result.find_elements(By.CSS_SELECTOR, "[data-field=export-files] li")
+    path = Path(shown.text.split(" · saved as ", 1)[1])
+    assert path.name == f"{period} qbo.csv"  # the whole ledger: no connection in the name
+    assert set(validate_qbo(path.read_text(encoding="utf-8"), "iso")) == {*bills, "LN-42"}
 
     browser.execute_script("arguments[0].value = ''", month)  # what a half-typed month leaves
     card.find_element(By.CSS_SELECTOR, "[data-action=export]").click()
     error = visible(browser, "#error-text")
     assert "YYYY-MM" in error.text and month.get_attribute("aria-invalid") == "true"
     assert browser.switch_to.active_element == month
+
+
+def inbox_invoice(preview: Preview, period: str) -> None:
+    """A PDF invoice as the inbox writes it into the local ledger."""
+    key, day, amount = "pdf:linode-42", dt.date.fromisoformat(f"{period}-28"), Decimal("24.00")
+    WorkbookLedger(preview.home / "ledger.xlsx").write(LedgerBatch(
+        invoices=(Invoice(
+            provider=PDF_PROVIDER, account="Linode LLC", invoice_id="LN-42", key=key,
+            period=period, status="", currency="USD", total=amount, invoice_date=day,
+            due_date=day, line_count=1, lines_total=amount),),
+        lines=(LineItem(
+            provider=PDF_PROVIDER, account="Linode LLC", invoice_id="LN-42", invoice_key=key,
+            period=period, position=1, product="", category="Compute",
+            description="Linode 4GB", amount=amount, currency="USD"),),
+    ))  # fmt: skip
 
 
 def last_final_period(preview: Preview) -> str:

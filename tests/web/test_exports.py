@@ -3,13 +3,21 @@ own Drive folder, checked by the import validators of tests/export_rules.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+import flask
 import pytest
 
+from api.core.model import Invoice, LedgerBatch, LineItem
+from api.core.pdf_ledger import PROVIDER as PDF_PROVIDER
+from api.errors import AuthError, BillsyncError, ConfigError, SecretError
+from api.google.credentials import RECONNECT, REVOKED_MESSAGE
+from api.providers.doit import _KEY_ACTION as DOIT_KEY_ACTION
 from api.simulators.digitalocean import DEMO_TOKEN
+from api.web.errors import api_message
 from tests.export_rules import validate_qbo, validate_xero
 from tests.fakes.google import FakeGoogle
 from tests.test_cli_google import records
@@ -83,7 +91,7 @@ def test_a_month_lands_in_drive_reimports_and_is_linked_from_runs(
 
     assert response.status_code == 200, response.get_json()
     made = response.get_json()["export"]
-    name = f"{period} {body['format']}.csv"
+    name = f"{period} {synced['name']} {body['format']}.csv"  # the connection's bills only
     drive_file = archived(fake_google, name)
     folder = fake_google.drive.files[drive_file["parents"][0]]  # type: ignore[attr-defined]
     assert folder["name"] == "Exports" and folder["parents"] == [synced["drive_folder_id"]]
@@ -182,3 +190,92 @@ def test_an_export_waits_for_a_queued_or_running_sync(
     error = response.get_json()["error"]
     assert error["code"] == "run_in_progress" and error["retryable"] is True
     assert run["id"] in error["message"] and "try again" in error["message"]
+
+
+def an_inbox_invoice(app: flask.Flask, connection_id: str, period: str) -> None:  # noqa: F811
+    """A PDF the inbox read, in the connection's Sheet (written by the Sheets ledger, as the
+    inbox writes it)."""
+    services = app.extensions["billsync"].services
+    sink = services.engine.destinations(services.state.get_connection(connection_id)).sink
+    key, day, amount = "pdf:linode-42", dt.date.fromisoformat(f"{period}-28"), Decimal("24.00")
+    sink.write(LedgerBatch(
+        invoices=(Invoice(
+            provider=PDF_PROVIDER, account="Linode LLC", invoice_id="LN-42", key=key,
+            period=period, status="", currency="USD", total=amount, invoice_date=day,
+            due_date=day, line_count=1, lines_total=amount),),
+        lines=(LineItem(
+            provider=PDF_PROVIDER, account="Linode LLC", invoice_id="LN-42", invoice_key=key,
+            period=period, position=1, product="", category="Compute",
+            description="Linode 4GB", amount=amount, currency="USD"),),
+    ))  # fmt: skip
+
+
+def test_scope_ledger_exports_the_pdf_inbox_too_under_its_own_name(
+    app: flask.Flask, client: Any, ann: dict[str, str], sheet: str,  # noqa: F811
+    synced: dict[str, Any], fake_google: FakeGoogle,
+) -> None:  # fmt: skip
+    period = latest_period(fake_google, sheet)
+    an_inbox_invoice(app, synced["id"], period)
+    body = {"format": "xero", "period": period}
+
+    own = export(client, ann, synced["id"], body).get_json()["export"]
+    whole = export(client, ann, synced["id"], {**body, "scope": "ledger"}).get_json()["export"]
+
+    assert [f["name"] for f in own["files"]] == [f"{period} {synced['name']} xero.csv"]
+    assert [f["name"] for f in whole["files"]] == [f"{period} xero.csv"]
+    ledger = archived(fake_google, f"{period} xero.csv")
+    text = fake_google.drive.content[ledger["id"]][-1].decode("utf-8")  # type: ignore[attr-defined]
+    bills = validate_xero(text)
+    assert bills["LN-42"] == ("USD", Decimal("24.00")) and whole["bills"] == own["bills"] + 1
+    assert set(bills) == {r["Invoice ID"] for r in final_invoices(fake_google, sheet, period)}
+
+
+def test_notes_are_said_once_not_again_in_the_message(
+    client: Any, ann: dict[str, str], sheet: str, synced: dict[str, Any],  # noqa: F811
+    fake_google: FakeGoogle,
+) -> None:  # fmt: skip
+    clients = fake_google.sheets.tab(sheet, "Clients")  # type: ignore[attr-defined]
+    cells = {0: "product: Droplets", 2: "yes"}  # the bookkeeper forgot the Client
+    clients.set_row(1, {n: {"userEnteredValue": {"stringValue": v}} for n, v in cells.items()})
+    period = latest_period(fake_google, sheet)
+
+    made = export(client, ann, synced["id"], {"format": "xero", "period": period}).get_json()
+
+    (note,) = made["export"]["notes"]
+    assert "Client is empty" in note and note not in made["export"]["message"]
+
+
+def test_an_unknown_connection_is_404_without_command_line_advice(
+    client: Any, ann: dict[str, str],  # noqa: F811
+) -> None:  # fmt: skip
+    response = export(client, ann, "cn_gone", {"format": "xero", "period": "2026-01"})
+
+    error = response.get_json()["error"]
+    assert response.status_code == 404 and "cn_gone" in error["message"]
+    assert "billsync" not in error["message"] and "`" not in error["message"], error
+    assert "sidebar" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [(ConfigError("Google refused to refresh the access token.", action=RECONNECT),
+      "Google refused to refresh the access token. Reconnect your Google account from the "
+      "sidebar."),
+     (SecretError("The stored Google grant is unreadable.", action=RECONNECT),
+      "The stored Google grant is unreadable. Reconnect your Google account from the sidebar."),
+     (ConfigError("'2026-13' is not a month.", action="Give --period as YYYY-MM."),
+      "'2026-13' is not a month."),
+     (ConfigError("Unknown export format 'sage'.", action="Use xero or qbo."),
+      "Unknown export format 'sage'. Use xero or qbo."),
+     (AuthError("DoiT rejected the API key.", provider="doit", action=DOIT_KEY_ACTION),
+      "DoiT rejected the API key. Create a new API key in the DoiT console (Profile > API), "
+      "then disconnect this provider and add it again with the new token."),
+     (ConfigError(REVOKED_MESSAGE), "Google access was revoked or expired, then reconnect your "
+      "Google account from the sidebar.")],
+    ids=["google-login", "secret", "option", "kept", "provider", "in-message"],
+)  # fmt: skip
+def test_the_api_gives_no_command_line_advice(error: BillsyncError, says: str) -> None:
+    """Actions raised on code paths the web shares with the CLI (api/google/credentials.py,
+    api/exports.py): a command or an --option is dropped or replaced, other advice kept."""
+    assert api_message(error) == says
+    assert "billsync" not in api_message(error) and "--" not in api_message(error)
