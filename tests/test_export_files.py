@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,37 @@ def test_each_warning_is_said_once_per_export(tmp_path: Path) -> None:
     (note,) = made.notes
     assert "Client is empty" in note and made.message().count(note) == 1
     assert note not in made.summary() and len(made.files) == 2
+
+
+def test_no_text_cell_of_either_file_can_run_as_a_formula(tmp_path: Path) -> None:
+    """A PDF's sender chooses its supplier and invoice number; a person types client names."""
+    from api.reports import refresh
+    from tests.test_reports_workbook import with_rules
+
+    hostile = "@SUM(1+1)*cmd|' /C calc'!A0"
+    batch = many_invoices(1)
+    invoice = replace(batch.invoices[0], provider="PDF", account=hostile, invoice_id="-2+3")
+    line = replace(batch.lines[0], provider="PDF", account=hostile, invoice_id="-2+3",
+                   description="=HYPERLINK(\"http://x\")")  # fmt: skip
+    sink = WorkbookLedger(tmp_path / "ledger.xlsx")
+    sink.write(LedgerBatch(invoices=(invoice,), lines=(line,)))
+    refresh(sink)  # the Clients tab
+    with_rules(sink.path, [{"Match": "*", "Client": "+Acme", "Billable": "yes", "Markup %": ""}])
+    store = FolderStore(tmp_path / "archive")
+
+    for fmt in ("xero", "qbo"):
+        made = export_month(sink, store, fmt, "2026-03", workdir=tmp_path / "tmp")
+        (file,) = made.files
+        path = tmp_path / "archive" / "Exports" / file.name
+        rows = list(csv.DictReader(path.open(encoding="utf-8")))
+        cells = [value for row in rows for value in row.values() if value]
+        assert rows and hostile[1:] in " ".join(cells), "the text is kept, only defused"
+        assert not [c for c in cells if c[0] in "=+@" or (c[0] == "-" and not _number(c))], fmt
+
+
+def _number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True

@@ -85,17 +85,17 @@ def _xero_bill(bill: Bill, accounts: AccountMap, date_format: str) -> list[dict[
         mapped = bool(codes.xero_tax_type)
         row = dict.fromkeys(XERO_COLUMNS, "")
         row.update({
-            "*ContactName": bill.supplier, "*InvoiceNumber": bill.number,
+            "*ContactName": _text(bill.supplier), "*InvoiceNumber": _text(bill.number),
             "*InvoiceDate": _day(bill.invoice_date, date_format),
             "*DueDate": _day(bill.due_date, date_format), "Description": _text(line.description),
             "*Quantity": "1", "*UnitAmount": _money(line.amount, bill.currency),
-            "*AccountCode": codes.xero_account,
-            "*TaxType": accounts.xero_tax_type(line.category, bool(line.tax)),
+            "*AccountCode": _text(codes.xero_account),
+            "*TaxType": _text(accounts.xero_tax_type(line.category, bool(line.tax))),
             "TaxAmount": _money(line.tax, bill.currency) if line.tax or mapped else "",
             "Currency": bill.currency,
         })  # fmt: skip
         if line.client:
-            row["TrackingName1"], row["TrackingOption1"] = TRACKING_NAME, line.client
+            row["TrackingName1"], row["TrackingOption1"] = TRACKING_NAME, _text(line.client)
         rows.append(row)
     return rows
 
@@ -138,19 +138,21 @@ def _qbo_line(
 ) -> dict[str, str]:
     codes = accounts.of(line.category)
     return {
-        "Bill no.": qbo_number(bill), "Supplier": bill.supplier,
+        "Bill no.": _text(qbo_number(bill)), "Supplier": _text(bill.supplier),
         "Bill Date": _day(bill.invoice_date, date_format),
-        "Due Date": _day(bill.due_date, date_format), "Memo": memo,
-        "Account": codes.qbo_account, "Line Description": _text(line.description),
+        "Due Date": _day(bill.due_date, date_format), "Memo": _text(memo),
+        "Account": _text(codes.qbo_account), "Line Description": _text(line.description),
         "Line Amount": _money(line.amount + line.tax, bill.currency),
-        "Line Tax Code": codes.qbo_tax_code,
-        "Currency": bill.currency, "Customer": line.client,
+        "Line Tax Code": _text(codes.qbo_tax_code),
+        "Currency": bill.currency, "Customer": _text(line.client),
         "Billable": ("Billable" if line.billable else "NotBillable") if line.client else "",
     }  # fmt: skip
 
 
 def _text(text: str) -> str:
-    """Provider text as a CSV cell no spreadsheet app evaluates (a leading quote mark)."""
+    """Text as a CSV cell no spreadsheet app evaluates: a leading quote mark before = + - @
+    (OWASP "CSV Injection"). Every text column goes through it — supplier and invoice number
+    come from a PDF's sender, client names and codes from a person's tabs."""
     return f"'{text}" if looks_like_formula(text) else text
 
 
