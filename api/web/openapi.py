@@ -31,6 +31,7 @@ SCHEDULE = {
 NAME = {
     "type": "string",
     "pattern": "^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$",
+    "maxLength": 63,  # Python's `$` also matches before a final newline: the length rules it out
     "description": "letters, digits, spaces, '.', '_', '-'",
 }
 FOLDER = {"type": ["string", "null"], "maxLength": 200}
@@ -161,6 +162,7 @@ SCHEMAS: dict[str, Any] = {
             "period": {
                 "type": "string",
                 "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$",
+                "maxLength": 7,  # "2026-09\n" matches the pattern in Python's re
                 "description": "a month as YYYY-MM, e.g. 2026-01",
             },
             "date_format": {

@@ -136,11 +136,12 @@ def test_a_month_without_invoices_is_200_with_no_file_and_a_message(
     [({"format": "sage", "period": "2026-01"}, "'format' must be one of: xero, qbo."),
      ({"format": "xero", "period": "2026-13"}, "'period' must be a month as YYYY-MM"),
      ({"format": "xero", "period": "Jan 2026"}, "'period' must be a month as YYYY-MM"),
+     ({"format": "xero", "period": "2026-09\n"}, "'period' must be at most 7 characters"),
      ({"format": "xero"}, "'period' is required"),
      ({"format": "qbo", "period": "2026-01", "date_format": "ymd"}, "'date_format' must be one of"),
      ({"format": "xero", "period": "2026-01", "out": "/etc/passwd"}, "allowed: date_format, "),
      (["xero"], "must be a JSON object")],
-    ids=["format", "month-13", "words", "missing", "date-format", "extra", "not-object"],
+    ids=["format", "month-13", "words", "newline", "missing", "date-format", "extra", "not-object"],
 )  # fmt: skip
 def test_a_bad_body_is_400_with_a_readable_sentence_and_writes_nothing(
     client: Any, ann: dict[str, str], sheet: str, fake_google: FakeGoogle,  # noqa: F811
