@@ -33,6 +33,7 @@ from api.core.bill_formats import (
 )
 from api.core.bills import AccountMap, Bill, month_bills, parse_accounts, totals_by_currency
 from api.core.model import Connection, DocumentLink, RunCounts, RunRecord
+from api.core.rows import not_numbers
 from api.core.text import counted
 from api.errors import ConfigError
 from api.ports import ExportStore, FileStore, LedgerSink
@@ -166,18 +167,31 @@ def _bills(
 ) -> tuple[list[Bill], list[str]]:
     invoices = sink.rows("Invoices")
     lines = sink.rows("Line Items")
-    if connection is not None:
-        invoices, lines = _of(invoices, connection), _of(lines, connection)
-    month = [line for line in lines if line.get("Period") == period]
+    wanted = _exported(period, connection)
+    # checked before any filter, so the row numbers are the sheet's
+    if bad := [*not_numbers(invoices, "Total", "Invoices", only=wanted),
+               *not_numbers(lines, "Amount", "Line Items", only=wanted)]:  # fmt: skip
+        raise ConfigError(
+            "; ".join(bad) + ".", action="Correct or clear those cells, then export again."
+        )
+    invoices = [row for row in invoices if _ours(row, connection)]
+    month = [line for line in lines if wanted(line)]
     allocations, problems = allocations_by_key(month, sink.rows(CLIENTS_TAB))
     return month_bills(invoices, month, period, allocations), list(problems)
 
 
-def _of(rows: list[dict[str, Any]], connection: Connection) -> list[dict[str, Any]]:
-    """The connection's rows: its provider (the ledger shows "DigitalOcean" for the connection's
-    "digitalocean") and its account."""
+def _exported(period: str, connection: Connection | None) -> Callable[[Mapping[str, Any]], bool]:
+    """Whether a row is one an export of `period` (and `connection`, if any) reads."""
+    return lambda row: row.get("Period") == period and _ours(row, connection)
+
+
+def _ours(row: Mapping[str, Any], connection: Connection | None) -> bool:
+    """A row of the connection (its provider, which the ledger shows as "DigitalOcean" for the
+    connection's "digitalocean", and its account); every row when there is no connection."""
+    if connection is None:
+        return True
     wanted = (connection.provider.lower(), connection.account)
-    return [r for r in rows if (str(r.get("Provider") or "").lower(), r.get("Account")) == wanted]
+    return (str(row.get("Provider") or "").lower(), row.get("Account")) == wanted
 
 
 def _accounts(sink: LedgerSink, notes: list[str]) -> AccountMap:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
 
 from api.archive.folder import FolderStore
 from api.core.model import Connection, Invoice, LedgerBatch, LineItem
@@ -248,3 +249,26 @@ def _number(text: str) -> bool:
     except ArithmeticError:
         return False
     return True
+
+
+def test_text_in_a_total_or_amount_cell_is_named_by_its_row(tmp_path: Path) -> None:
+    from api.errors import ConfigError
+
+    sink = WorkbookLedger(tmp_path / "ledger.xlsx")
+    sink.write(many_invoices(3))
+    book = openpyxl.load_workbook(sink.path)
+    for tab, column, row, value in (("Invoices", "Total", 3, "n/a"),
+                                    ("Line Items", "Amount", 4, "abc")):  # fmt: skip
+        sheet = book[tab]
+        at = [cell.value for cell in sheet[1]].index(column) + 1
+        sheet.cell(row=row, column=at, value=value)
+    book.save(sink.path)
+    store = FolderStore(tmp_path / "archive")
+
+    with pytest.raises(ConfigError) as refused:
+        export_month(sink, store, "xero", "2026-03", workdir=tmp_path / "tmp")
+
+    said = str(refused.value)
+    assert "Invoices row 3 has Total 'n/a', not a number" in said
+    assert "Line Items row 4 has Amount 'abc', not a number" in said
+    assert not (tmp_path / "archive" / "Exports").exists(), "nothing half-exported"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -65,12 +65,19 @@ def _date(value: object) -> dt.date | None:
     return value if isinstance(value, dt.date) else None
 
 
-def not_numbers(rows: Sequence[Mapping[str, Any]], column: str, tab: str) -> list[str]:
+def not_numbers(
+    rows: Sequence[Mapping[str, Any]],
+    column: str,
+    tab: str,
+    *,
+    only: Callable[[Mapping[str, Any]], bool] = lambda row: True,
+) -> list[str]:
     """A sentence per row whose `column` holds something other than a number (a person typed
     'n/a' in Amount): the sheet row number (the header is row 1) and the value, at most five
-    rows named. [] when every cell is a number or empty."""
+    rows named; `only` picks the rows that matter (one month's). [] when all are numbers."""
     bad = [(number, row.get(column)) for number, row in enumerate(rows, 2)
-           if row.get(column) not in (None, "") and not _finite(row.get(column))]  # fmt: skip
+           if only(row) and row.get(column) not in (None, "")
+           and not _finite(row.get(column))]  # fmt: skip
     said = [f"{tab} row {number} has {column} '{value}', not a number" for number, value in bad]
     if len(said) > 5:
         said = [*said[:5], f"and {len(said) - 5} more rows like it"]
