@@ -189,3 +189,21 @@ def check_formats(values: list[list[Any]], formats: list[list[Any]]) -> int:
                     assert pattern == PERCENT, (title, value, pattern)
                     checked += 1
     return checked
+
+
+def inbox_batch(period: str) -> LedgerBatch:
+    """One PDF invoice of `period` as the inbox writes it (Provider PDF, the supplier as its
+    Account, USD 24.00 in one line)."""
+    from api.core.pdf_ledger import PROVIDER
+
+    key, day, amount = "pdf:linode-42", dt.date.fromisoformat(f"{period}-28"), Decimal("24.00")
+    return LedgerBatch(
+        invoices=(Invoice(
+            provider=PROVIDER, account="Linode LLC", invoice_id="LN-42", key=key,
+            period=period, status="", currency="USD", total=amount, invoice_date=day,
+            due_date=day, line_count=1, lines_total=amount),),
+        lines=(LineItem(
+            provider=PROVIDER, account="Linode LLC", invoice_id="LN-42", invoice_key=key,
+            period=period, position=1, product="", category="Compute",
+            description="Linode 4GB", amount=amount, currency="USD"),),
+    )  # fmt: skip

@@ -3,10 +3,8 @@ files of sheets_addon/, and the DigitalOcean simulator behind it."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +19,13 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from api.core.model import Invoice, LedgerBatch, LineItem
-from api.core.pdf_ledger import PROVIDER as PDF_PROVIDER
 from api.ledger.workbook.ledger import WorkbookLedger
 from api.simulators.digitalocean import DEMO_TOKEN
 from api.simulators.doit import DEMO_KEY
 from tests.browser.accessibility import serious_violations
 from tests.browser.conftest import Preview, shoot
 from tests.export_rules import validate_qbo
+from tests.report_samples import inbox_batch
 
 BAD_TOKEN = "dop_v1_" + "0" * 64
 SUMMARY = re.compile(r"Synced: (\d+) new(?:, (\d+) updated)? invoices? · (\d+) line items?")
@@ -446,17 +443,7 @@ def test_export_bills_of_last_month_then_a_bad_month_is_refused_in_words(
 
 def inbox_invoice(preview: Preview, period: str) -> None:
     """A PDF invoice as the inbox writes it into the local ledger."""
-    key, day, amount = "pdf:linode-42", dt.date.fromisoformat(f"{period}-28"), Decimal("24.00")
-    WorkbookLedger(preview.home / "ledger.xlsx").write(LedgerBatch(
-        invoices=(Invoice(
-            provider=PDF_PROVIDER, account="Linode LLC", invoice_id="LN-42", key=key,
-            period=period, status="", currency="USD", total=amount, invoice_date=day,
-            due_date=day, line_count=1, lines_total=amount),),
-        lines=(LineItem(
-            provider=PDF_PROVIDER, account="Linode LLC", invoice_id="LN-42", invoice_key=key,
-            period=period, position=1, product="", category="Compute",
-            description="Linode 4GB", amount=amount, currency="USD"),),
-    ))  # fmt: skip
+    WorkbookLedger(preview.home / "ledger.xlsx").write(inbox_batch(period))
 
 
 def last_final_period(preview: Preview) -> str:

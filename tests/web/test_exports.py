@@ -3,7 +3,6 @@ own Drive folder, checked by the import validators of tests/export_rules.py."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -11,8 +10,6 @@ from typing import Any
 import flask
 import pytest
 
-from api.core.model import Invoice, LedgerBatch, LineItem
-from api.core.pdf_ledger import PROVIDER as PDF_PROVIDER
 from api.errors import AuthError, BillsyncError, ConfigError, SecretError
 from api.google.credentials import RECONNECT, REVOKED_MESSAGE
 from api.providers.doit import _KEY_ACTION as DOIT_KEY_ACTION
@@ -20,6 +17,7 @@ from api.simulators.digitalocean import DEMO_TOKEN
 from api.web.errors import api_message
 from tests.export_rules import validate_qbo, validate_xero
 from tests.fakes.google import FakeGoogle
+from tests.report_samples import inbox_batch
 from tests.test_cli_google import records
 from tests.web.conftest import bearer
 from tests.web.test_connections import (  # noqa: F401 - the fixtures these tests share
@@ -198,17 +196,7 @@ def an_inbox_invoice(app: flask.Flask, connection_id: str, period: str) -> None:
     inbox writes it)."""
     services = app.extensions["billsync"].services
     sink = services.engine.destinations(services.state.get_connection(connection_id)).sink
-    key, day, amount = "pdf:linode-42", dt.date.fromisoformat(f"{period}-28"), Decimal("24.00")
-    sink.write(LedgerBatch(
-        invoices=(Invoice(
-            provider=PDF_PROVIDER, account="Linode LLC", invoice_id="LN-42", key=key,
-            period=period, status="", currency="USD", total=amount, invoice_date=day,
-            due_date=day, line_count=1, lines_total=amount),),
-        lines=(LineItem(
-            provider=PDF_PROVIDER, account="Linode LLC", invoice_id="LN-42", invoice_key=key,
-            period=period, position=1, product="", category="Compute",
-            description="Linode 4GB", amount=amount, currency="USD"),),
-    ))  # fmt: skip
+    sink.write(inbox_batch(period))
 
 
 def test_scope_ledger_exports_the_pdf_inbox_too_under_its_own_name(
