@@ -73,7 +73,8 @@ def _refresh(sink: LedgerSink, force: bool) -> tuple[list[str], int]:
     if bad := not_numbers(lines, "Amount", "Line Items"):
         raise ConfigError(
             "; ".join(bad) + ".",
-            action="Correct or clear those cells; the next sync rebuilds the Summary.",
+            action="Correct or clear those cells (a full sync also rewrites them from the "
+            "provider); the Summary is rebuilt by the next sync.",
         )
     allocations = allocate_all(lines, rules)
     every = [*archived, *lines]

@@ -107,4 +107,4 @@ def test_lines_without_a_month_or_with_a_date_for_one_still_make_a_summary() -> 
 
     (category,) = [t for t in made if t.title == "Monthly spend by category (USD)"]
     assert [(row[0], row[-4]) for row in category.rows] == [
-        ("", Decimal("10.00")), ("2026-09", Decimal("20.00"))]  # fmt: skip
+        ("(no date)", Decimal("10.00")), ("2026-09", Decimal("20.00"))]  # fmt: skip

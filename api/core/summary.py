@@ -19,6 +19,7 @@ from api.core.passthrough import PASS_THROUGH_COLUMNS, PassThrough
 
 NO_PROJECT = "(no project)"
 PREVIEW_SUFFIX = " (preview)"
+NO_DATE = "(no date)"  # an inbox PDF whose date could not be read: counted, and visible
 RATIO = Decimal("0.000001")  # Change % kept to 0.0001 % (shown to 0.1 %)
 COMPARED = "Compared with"
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -223,7 +224,7 @@ def _period(line: Mapping[str, Any]) -> str:
     is neither mixed with that month's invoices nor compared as if it were a whole one."""
     value = line.get("Period")
     # a month retyped in a spreadsheet may come back as a date: it still means that month
-    period = f"{value:%Y-%m}" if isinstance(value, dt.date) else str(value or "")
+    period = f"{value:%Y-%m}" if isinstance(value, dt.date) else str(value or "") or NO_DATE
     preview = is_preview_key(str(line.get("Invoice Key") or ""))
     return f"{period}{PREVIEW_SUFFIX}" if preview else period
 
