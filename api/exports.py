@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -141,6 +141,9 @@ def export_month(
         )
     result = Export(fmt, period, dates, tuple(archived), tuple(dict.fromkeys(notes)), len(bills))
     if archived:
+        family = export_name(period, fmt, only.name if only else "", 1, 1)
+        for stale in superseded(store.export_names(), family, [f.name for f in archived]):
+            store.remove_export(stale)  # the same export's other set (more or fewer parts)
         _record(sink, result, connection.name if connection else "", clock)
     return result
 
@@ -152,6 +155,16 @@ def export_name(period: str, fmt: str, connection: str, number: int, parts: int)
     '2026-09 demo-doit xero.csv', '2026-10 xero 1 of 2.csv'."""
     words = [period, connection, fmt, f"{number} of {parts}" if parts > 1 else ""]
     return " ".join(word for word in words if word) + ".csv"
+
+
+def superseded(names: Iterable[str], single: str, written: Collection[str]) -> list[str]:
+    """The archived export names of the same month, scope and format as `single` (its one-file
+    name, e.g. '2026-10 xero.csv') in another split than the files just `written`: a set of
+    '1 of 2' and '2 of 2' once the month fits one file, or the one file once it no longer does.
+    Other scopes' names ('2026-10 acme xero.csv') never match."""
+    stem = re.escape(single.removesuffix(".csv"))
+    family = re.compile(rf"{stem}( [0-9]+ of [0-9]+)?\.csv")
+    return sorted(n for n in names if family.fullmatch(n) and n not in written)
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:

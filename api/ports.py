@@ -123,6 +123,15 @@ class ExportStore(Protocol):
         """Archive `source` as `Exports/<name>`, replacing an older export of that name."""
         ...
 
+    def export_names(self) -> list[str]:
+        """The names of the exports archived so far (as given to put_export)."""
+        ...
+
+    def remove_export(self, name: str) -> None:
+        """Take `Exports/<name>` out of the archive (moved to the Drive trash, or deleted from
+        the folder); nothing happens when there is none."""
+        ...
+
 
 class SecretStore(Protocol):
     def put(self, name: str, value: str, labels: Mapping[str, str] | None = None) -> str:

@@ -429,3 +429,23 @@ def test_a_revoked_grant_asks_to_reconnect_without_leaking_tokens(
         assert secret not in str(raised.value)
     assert "/drive/v3/files" in caplog.text  # calls are logged ...
     assert "fake-access" not in caplog.text and "fake-refresh" not in caplog.text  # ... tokens not
+
+
+def test_an_older_export_goes_to_the_trash_and_is_listed_no_more(drive: Harness) -> None:
+    store = drive.store()
+    for name, content in (("2026-10 xero 1 of 2.csv", b"a,b\r\n"),
+                          ("2026-10 xero 2 of 2.csv", b"c,d\r\n"),
+                          ("2026-10 qbo.csv", b"e,f\r\n")):  # fmt: skip
+        path, sha = document(drive.tmp_path, content)
+        store.put_export(name, path, sha)
+    assert store.export_names() == [
+        "2026-10 qbo.csv", "2026-10 xero 1 of 2.csv", "2026-10 xero 2 of 2.csv"]  # fmt: skip
+
+    store.remove_export("2026-10 xero 2 of 2.csv")
+    store.remove_export("2026-10 nothing.csv")  # none of that name: nothing happens
+
+    files = drive.fake.drive.files.values()  # type: ignore[attr-defined]
+    trashed = [f["name"] for f in files if f.get("trashed")]
+    assert trashed == ["2026-10 xero 2 of 2.csv"]
+    assert store.export_names() == ["2026-10 qbo.csv", "2026-10 xero 1 of 2.csv"]
+    assert drive.store().export_names() == ["2026-10 qbo.csv", "2026-10 xero 1 of 2.csv"]

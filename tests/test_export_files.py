@@ -272,3 +272,29 @@ def test_text_in_a_total_or_amount_cell_is_named_by_its_row(tmp_path: Path) -> N
     assert "Invoices row 3 has Total 'n/a', not a number" in said
     assert "Line Items row 4 has Amount 'abc', not a number" in said
     assert not (tmp_path / "archive" / "Exports").exists(), "nothing half-exported"
+
+
+def test_an_export_that_changed_its_split_replaces_its_older_set(tmp_path: Path) -> None:
+    """527 bills -> '1 of 2' + '2 of 2'; the month then fits one file: the two parts go, and
+    the other scopes' files of that month stay."""
+    sink = WorkbookLedger(tmp_path / "ledger.xlsx")
+    sink.write(many_invoices(501))
+    store = FolderStore(tmp_path / "archive")
+    exports = tmp_path / "archive" / "Exports"
+    export_month(sink, store, "xero", "2026-03", workdir=tmp_path / "tmp")
+    other = export_month(sink, store, "qbo", "2026-03", workdir=tmp_path / "tmp")
+    assert sorted(p.name for p in exports.iterdir()) == [
+        "2026-03 qbo.csv", "2026-03 xero 1 of 2.csv", "2026-03 xero 2 of 2.csv"]  # fmt: skip
+
+    sink.write(LedgerBatch(removed=tuple(i.key for i in many_invoices(501).invoices[1:])))
+    made = export_month(sink, store, "xero", "2026-03", workdir=tmp_path / "tmp")
+
+    assert [f.name for f in made.files] == ["2026-03 xero.csv"]
+    assert sorted(p.name for p in exports.iterdir()) == ["2026-03 qbo.csv", "2026-03 xero.csv"]
+    assert store.export_names() == ["2026-03 qbo.csv", "2026-03 xero.csv"]
+    assert other.files[0].name == "2026-03 qbo.csv"
+
+    sink.write(many_invoices(501))
+    export_month(sink, store, "xero", "2026-03", workdir=tmp_path / "tmp")
+    assert sorted(p.name for p in exports.iterdir()) == [
+        "2026-03 qbo.csv", "2026-03 xero 1 of 2.csv", "2026-03 xero 2 of 2.csv"]  # fmt: skip

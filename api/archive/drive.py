@@ -138,11 +138,7 @@ class DriveStore:
         """Archive an export file as `<root>/Exports/<name>`: a new revision of the same file
         when that export was made before (found by its tag `export:<name>`)."""
         key = f"export:{name}"
-        with self._lock:
-            self._check_root()
-            if (EXPORTS_FOLDER,) not in self._folders:
-                self._folders[(EXPORTS_FOLDER,)] = self._folder(self.root_folder_id, EXPORTS_FOLDER)
-            folder = self._folders[(EXPORTS_FOLDER,)]
+        folder = self._exports_folder()
         archived = self._contents_of(folder).get((key, "csv"))
         if archived is None:
             body = {"id": self._new_id(), "name": safe_file_name(name), "parents": [folder],
@@ -164,6 +160,36 @@ class DriveStore:
         return DocumentLink(kind="csv", url=archived.link, sha256=sha256)
 
     # -- finding what is already there -------------------------------------------------------
+
+    def export_names(self) -> list[str]:
+        found = self._exports_folder()
+        keys = (key for key, kind in self._contents_of(found) if kind == "csv")
+        return sorted(key.removeprefix("export:") for key in keys if key.startswith("export:"))
+
+    def remove_export(self, name: str) -> None:
+        """Move `Exports/<name>` to the Drive trash (drive.file lets the app trash what it
+        made; the person can still restore it from the trash)."""
+        found = self._exports_folder()
+        key = (f"export:{name}", "csv")
+        archived = self._contents_of(found).get(key)
+        if archived is None:
+            return
+        files = self._api.files
+        self._api.call(
+            lambda: files.update(fileId=archived.id, body={"trashed": True}, fields="id",
+                                 supportsAllDrives=True),
+            f"moving the older export {name} to the trash",
+        )  # fmt: skip
+        with self._lock:
+            self._contents.get(found, {}).pop(key, None)
+
+    def _exports_folder(self) -> str:
+        """The Exports folder's id (found, else created, once per run)."""
+        with self._lock:
+            self._check_root()
+            if (EXPORTS_FOLDER,) not in self._folders:
+                self._folders[(EXPORTS_FOLDER,)] = self._folder(self.root_folder_id, EXPORTS_FOLDER)
+            return self._folders[(EXPORTS_FOLDER,)]
 
     def _recorded(self, invoice: Invoice, kind: str) -> DriveFile | None:
         link = self._state.documents(self._connection, invoice.key).get(kind)

@@ -26,6 +26,8 @@ LOCK_NAME = ".billsync-index.lock"
 COMPACT_AT = 256 * 1024  # journal bytes (~1,200 tags) before it is folded into the manifest
 # Folder names a person recognises; an unknown provider keeps its own name.
 EXPORTS_FOLDER = "Exports"  # bill import files for accounting products
+EXPORT_KEY = "export:"  # the key prefix of an export file's tag
+REMOVED = ""  # the sha256 of a journal entry that records a removal
 PROVIDER_FOLDERS = {"digitalocean": "DigitalOcean", "doit": "DoiT", "pdf": "PDF inbox"}
 
 
@@ -81,7 +83,7 @@ class FolderStore:
         """Archive an export file as `<root>/Exports/<name>` (replacing an older export of the
         same name), tagged with the key `export:<name>`; returns its link."""
         target = self.root / EXPORTS_FOLDER / safe_file_name(name)
-        tag = {"file": target.relative_to(self.root).as_posix(), "key": f"export:{name}",
+        tag = {"file": target.relative_to(self.root).as_posix(), "key": f"{EXPORT_KEY}{name}",
                "kind": "csv", "sha256": sha256}  # fmt: skip
         try:
             self._archive(source, target, sha256, tag)
@@ -92,6 +94,25 @@ class FolderStore:
                 action="Check the disk space and that the folder is writable, then export again.",
             ) from None
         return DocumentLink(kind="csv", url=target.resolve().as_uri(), sha256=sha256)
+
+    def export_names(self) -> list[str]:
+        return sorted(tag["key"].removeprefix(EXPORT_KEY) for tag in self.index().values()
+                      if tag["key"].startswith(EXPORT_KEY))  # fmt: skip
+
+    def remove_export(self, name: str) -> None:
+        """Delete `<root>/Exports/<name>` and journal its removal (an entry without content)."""
+        target = self.root / EXPORTS_FOLDER / safe_file_name(name)
+        tag = {"file": target.relative_to(self.root).as_posix(), "key": f"{EXPORT_KEY}{name}",
+               "kind": "csv", "sha256": REMOVED}  # fmt: skip
+        with self._lock, self._locked(fcntl.LOCK_EX):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target)
+            journal = self._append(tag)
+        if journal is not None:
+            try:
+                os.fsync(journal)
+            finally:
+                os.close(journal)
 
     def index(self) -> dict[str, dict[str, str]]:
         """The manifest, journal applied: relative file path -> {"key", "kind", "sha256"}."""
@@ -170,7 +191,10 @@ class FolderStore:
             tag = _journal_tag(line)
             if tag is not None:
                 name = tag.pop("file")
-                entries[name] = tag
+                if tag["sha256"] == REMOVED:
+                    entries.pop(name, None)
+                else:
+                    entries[name] = tag
         return entries
 
     @contextlib.contextmanager
