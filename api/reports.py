@@ -69,13 +69,13 @@ def _refresh(sink: LedgerSink, force: bool) -> tuple[list[str], int]:
     if not force and sink.report_mark() == mark:
         return [], 0
     lines = sink.rows("Line Items", REPORT_COLUMNS)
-    archived = archived_lines(sink)
     if bad := not_numbers(lines, "Amount", "Line Items"):
         raise ConfigError(
             "; ".join(bad) + ".",
             action="Correct or clear those cells (a full sync also rewrites them from the "
             "provider); the Summary is rebuilt by the next sync.",
         )
+    archived = archived_lines(sink)  # read only once the ledger's own lines are usable
     allocations = allocate_all(lines, rules)
     every = [*archived, *lines]
     shares = invoice_shares(every, [*allocate_all(archived, rules), *allocations])

@@ -79,17 +79,18 @@ def balancing_lines(
     when no line could be read. Lines that match no printed amount get nothing: Review names
     them, and a made-up difference would hide the fault."""
     tax = pdf.tax if pdf.tax else None  # None or 0: no tax line
+    if pdf.net is not None:
+        before_tax: Decimal | None = pdf.net
+    else:
+        before_tax = pdf.total - (tax or 0) if pdf.total is not None else None
     if read_total is None:
-        before_tax = pdf.net if pdf.net is not None else (
-            pdf.total - (tax or 0) if pdf.total is not None else None)  # fmt: skip
         if before_tax is None:
             return []
         rows = [(NOT_ITEMISED, "", f"{NOT_ITEMISED}: no line item could be read from the PDF",
                  before_tax)]  # fmt: skip
         return rows + ([(TAX, TAX, TAX_DESCRIPTION, tax)] if tax is not None else [])
-    if tax is None:
+    if tax is None or before_tax is None:
         return []
-    before = [value for value, label in line_targets(pdf.net, tax, pdf.total) if label != "total"]
-    if lines_agree(read_total, [(value, "") for value in before], pdf.currency):
+    if lines_agree(read_total, [(before_tax, "before tax")], pdf.currency):
         return [(TAX, TAX, TAX_DESCRIPTION, tax)]
     return []
