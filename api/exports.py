@@ -131,9 +131,10 @@ def export_month(
     dates = date_format or DEFAULT_DATES[fmt]
     accounts = _accounts(sink, notes)
     tables = _tables(fmt, bills, accounts, dates, notes)
+    scope = only.name if only else ""  # the whole ledger's files carry no connection
     archived = []
     for number, (header, rows, kept) in enumerate(tables, 1):
-        name = export_name(period, fmt, only.name if only else "", number, len(tables))
+        name = export_name(period, fmt, scope, number, len(tables))
         copy = _out(out, number, len(tables))
         link = _archive(store, name, header, rows, workdir, copy)
         archived.append(
@@ -141,7 +142,7 @@ def export_month(
         )
     result = Export(fmt, period, dates, tuple(archived), tuple(dict.fromkeys(notes)), len(bills))
     if archived:
-        family = export_name(period, fmt, only.name if only else "", 1, 1)
+        family = export_name(period, fmt, scope, 1, 1)
         for stale in superseded(store.export_names(), family, [f.name for f in archived]):
             store.remove_export(stale)  # the same export's other set (more or fewer parts)
         _record(sink, result, connection.name if connection else "", clock)

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 
 from googleapiclient.http import MediaIoBaseUpload
 
+from api.archive import EXPORT_KEY
 from api.archive.drive_api import DriveApi, Sleep
 from api.core.model import DocumentLink, Invoice
 from api.core.pdf_ledger import UNKNOWN_SUPPLIER
@@ -137,7 +138,7 @@ class DriveStore:
     def put_export(self, name: str, source: Path, sha256: str) -> DocumentLink:
         """Archive an export file as `<root>/Exports/<name>`: a new revision of the same file
         when that export was made before (found by its tag `export:<name>`)."""
-        key = f"export:{name}"
+        key = f"{EXPORT_KEY}{name}"
         folder = self._exports_folder()
         archived = self._contents_of(folder).get((key, "csv"))
         if archived is None:
@@ -164,13 +165,13 @@ class DriveStore:
     def export_names(self) -> list[str]:
         found = self._exports_folder()
         keys = (key for key, kind in self._contents_of(found) if kind == "csv")
-        return sorted(key.removeprefix("export:") for key in keys if key.startswith("export:"))
+        return sorted(key.removeprefix(EXPORT_KEY) for key in keys if key.startswith(EXPORT_KEY))
 
     def remove_export(self, name: str) -> None:
         """Move `Exports/<name>` to the Drive trash (drive.file lets the app trash what it
         made; the person can still restore it from the trash)."""
         found = self._exports_folder()
-        key = (f"export:{name}", "csv")
+        key = (f"{EXPORT_KEY}{name}", "csv")
         archived = self._contents_of(found).get(key)
         if archived is None:
             return

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from api.archive import EXPORT_KEY
 from api.atomic import fsync_dir, replacing
 from api.core.model import DocumentLink, Invoice
 from api.core.pdf_ledger import UNKNOWN_SUPPLIER
@@ -26,7 +27,6 @@ LOCK_NAME = ".billsync-index.lock"
 COMPACT_AT = 256 * 1024  # journal bytes (~1,200 tags) before it is folded into the manifest
 # Folder names a person recognises; an unknown provider keeps its own name.
 EXPORTS_FOLDER = "Exports"  # bill import files for accounting products
-EXPORT_KEY = "export:"  # the key prefix of an export file's tag
 REMOVED = ""  # the sha256 of a journal entry that records a removal
 PROVIDER_FOLDERS = {"digitalocean": "DigitalOcean", "doit": "DoiT", "pdf": "PDF inbox"}
 
@@ -108,11 +108,7 @@ class FolderStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(target)
             journal = self._append(tag)
-        if journal is not None:
-            try:
-                os.fsync(journal)
-            finally:
-                os.close(journal)
+        _sync_journal(journal)
 
     def index(self) -> dict[str, dict[str, str]]:
         """The manifest, journal applied: relative file path -> {"key", "kind", "sha256"}."""
@@ -140,11 +136,7 @@ class FolderStore:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(staged)
         fsync_dir(target.parent)  # the rename survives a power cut before the engine records it
-        if journal is not None:
-            try:
-                os.fsync(journal)
-            finally:
-                os.close(journal)
+        _sync_journal(journal)
 
     def _append(self, tag: dict[str, str]) -> int | None:
         """Write one journal line (under the lock); return its fd to fsync after unlocking.
@@ -207,6 +199,16 @@ class FolderStore:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _sync_journal(journal: int | None) -> None:
+    """fsync and close the journal fd `_append` handed back (None: it was compacted)."""
+    if journal is None:
+        return
+    try:
+        os.fsync(journal)
+    finally:
+        os.close(journal)
 
 
 def _read_manifest(path: Path) -> dict[str, dict[str, str]]:

@@ -11,6 +11,7 @@ split across the invoice's clients in proportion to their spend, in whole cents.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ MATCH_FIELDS: dict[str, tuple[str, ...]] = {
 }
 BARE_FIELDS = ("Project", "Group", "Resource ID", "Resource UUID")
 SHARED_CATEGORIES = frozenset({"Tax", "Credit"})
-_KNOWN_KEYS = frozenset(name.lower() for name in ("Match", "Client", "Billable", "Markup %"))
+_KNOWN_KEYS = frozenset(name.lower() for name in CLIENT_COLUMNS)
 _YES = frozenset({"yes", "y", "true", "1"})
 _NO = frozenset({"no", "n", "false", "0", ""})
 _WILDCARDS = frozenset("*?[")
@@ -96,8 +97,8 @@ def parse_rules(rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[Rule, ...], tu
     if missing:
         return (), (f"The Clients tab has no {' or '.join(missing)} column; no rule was applied.",)
     rules: list[Rule] = []
-    problems = [_misnamed(name) for key, name in keys.items()
-                if key not in _KNOWN_KEYS and _misnamed(name)]  # fmt: skip
+    problems = [said for key, name in keys.items()
+                if key not in _KNOWN_KEYS and (said := _misnamed(name))]  # fmt: skip
     for number, row in enumerate(rows, 1):
         values = {_key(name): value for name, value in row.items()}
         if not any(_text(v) for v in values.values()):
@@ -181,15 +182,11 @@ def _first_rule(group: Sequence[Rule]) -> Callable[[str], int | None]:
     regex of alternatives for the group, each text matched once."""
     regex = re.compile("|".join(f"(?P<r{i}>{translate(rule.pattern)})"
                                 for i, rule in enumerate(group)), re.IGNORECASE)  # fmt: skip
-    seen: dict[str, int | None] = {}
 
+    @functools.cache
     def first(text: str) -> int | None:
-        if text in seen:
-            return seen[text]
         found = regex.match(text)
-        number = None if found is None else group[int(str(found.lastgroup)[1:])].number
-        seen[text] = number
-        return number
+        return None if found is None else group[int(str(found.lastgroup)[1:])].number
 
     return first
 
