@@ -1,8 +1,10 @@
-"""Crash-safe file replacement shared by the local adapters: temp file, fsync, rename, fsync dir."""
+"""Crash-safe file replacement shared by the local adapters: temp file, fsync, rename, fsync dir;
+and the SHA-256 of a file, by which every archive and the inbox know content."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -36,3 +38,9 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's content, 64 hex digits (read in chunks, never whole)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
-import hashlib
 import tempfile
 import threading
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from api import logs
+from api.atomic import file_sha256
 from api.core.diff import INCOMPLETE, SyncPlan
 from api.core.model import Connection, DocumentLink, FetchedInvoice, InvoiceRef
 from api.core.outcome import Shortfall
@@ -187,7 +187,7 @@ class Collector:
         with tempfile.NamedTemporaryFile(dir=self.workdir, suffix=f".{kind}") as tmp:
             provider.download(ref, kind, cast(BinaryIO, tmp))
             tmp.flush()
-            digest = _sha256(Path(tmp.name))
+            digest = file_sha256(Path(tmp.name))
             link = files.put(fetched.invoice, kind, Path(tmp.name), digest)
             if kind == "pdf" and self.pdf_checker is not None:
                 self.pdf_checker.read(connection, Path(tmp.name), digest)
@@ -197,8 +197,3 @@ class Collector:
 
 def _chronological(ref: InvoiceRef) -> tuple[str, bool, str]:
     return (ref.period, ref.is_preview, ref.invoice_id)
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import re
 import shutil
 import tempfile
@@ -23,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from api.atomic import file_sha256
 from api.core.bill_formats import (
     QBO_COLUMNS,
     XERO_COLUMNS,
@@ -242,9 +242,7 @@ def _archive(
     with tempfile.TemporaryDirectory(dir=workdir) as folder:
         path = Path(folder) / "export.csv"
         write_csv(path, header, rows)
-        with path.open("rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        link = store.put_export(name, path, digest)
+        link = store.put_export(name, path, file_sha256(path))
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, out)

@@ -10,15 +10,16 @@ key `pdf:<sha256>` in the ledger and only takes them out. Nothing is lost or dou
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import tempfile
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from api import logs
+from api.atomic import file_sha256
 from api.core.document import DEFAULT_THRESHOLD, PdfInvoice, read_invoice
 from api.core.model import (
     DONE,
@@ -51,6 +52,8 @@ class _Pass:
     duplicates: int = 0
     refused: int = 0  # files rejected, or left in the inbox to try again: the run is partial
     notes: list[str] = field(default_factory=list)
+    # the ledger's Line Items by Invoice Key, read when the first PDF attaches to an invoice
+    ledger_lines: dict[str, list[dict[str, Any]]] | None = None
 
 
 class PdfInbox:
@@ -140,7 +143,7 @@ class PdfInbox:
             with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
                 path = Path(tmp) / "document.pdf"
                 self.inbox.fetch(item, path)
-                sha256 = _sha256(path)
+                sha256 = file_sha256(path)
                 if pdf_key(sha256) in known or pdf_key(sha256) in work.invoices:
                     work.duplicates += 1
                     work.taken.append(item)
@@ -197,10 +200,12 @@ class PdfInbox:
         """The PDF of an API invoice: archived beside it, its total reconciled three ways."""
         invoice = invoice_from_row(row)
         if invoice.key not in work.lines:
+            if work.ledger_lines is None:  # read once a pass, however many PDFs attach
+                work.ledger_lines = defaultdict(list)
+                for line in self.sink.rows("Line Items"):
+                    work.ledger_lines[str(line.get("Invoice Key"))].append(line)
             work.lines[invoice.key] = tuple(
-                line_from_row(line)
-                for line in self.sink.rows("Line Items")
-                if line.get("Invoice Key") == invoice.key
+                line_from_row(line) for line in work.ledger_lines.get(invoice.key, [])
             )
         recorded = self.documents(invoice.key)
         link = self.files.put(invoice, "pdf", path, sha256)
@@ -272,8 +277,3 @@ def _summary(work: _Pass) -> str:
         f"{work.new} new, {work.attached} attached to API invoices, "
         f"{work.duplicates} already in the ledger"
     )
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()

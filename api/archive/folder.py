@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from api.archive import EXPORT_KEY
-from api.atomic import fsync_dir, replacing
+from api.atomic import file_sha256, fsync_dir, replacing
 from api.core.model import DocumentLink, Invoice
 from api.core.pdf_ledger import UNKNOWN_SUPPLIER
 from api.core.text import safe_file_name
@@ -236,14 +235,9 @@ def _journal_tag(line: bytes) -> dict[str, str] | None:
 def _holds(target: Path, sha256: str) -> bool:
     """True when `target` exists with exactly this content."""
     try:
-        return _sha256(target) == sha256
+        return file_sha256(target) == sha256
     except FileNotFoundError:
         return False
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _stage(source: Path, target: Path) -> str:

@@ -85,7 +85,9 @@ class DocumentAiExtractor:
         elif pages <= IMAGELESS_PAGES:
             documents = [self._process(pdf.read_bytes(), imageless=True)]
         else:
-            documents = [self._process(part, imageless=True) for part in split(pdf, 30)]
+            documents = [
+                self._process(part, imageless=True) for part in split(pdf, IMAGELESS_PAGES)
+            ]
         entities = _merge([_entities(doc) for doc in documents])
         text = "".join(doc.text for doc in documents)
         return ExtractedDocument(entities, pages, self.name, text=text)
