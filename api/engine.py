@@ -166,7 +166,7 @@ class SyncEngine:
                 refs,
                 versions,
                 full=full,
-                include_preview=bool(connection.options.get("include_preview", True)),
+                include_preview=connection.include_preview,
             )
             gathered = self.collector.collect(
                 provider, connection, destination.files, plan, full, report

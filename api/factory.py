@@ -51,7 +51,7 @@ def build_provider(settings: Settings, connection: Connection, token: str) -> Pr
             base_url=settings.digitalocean_api_url,
             http=settings.http,
             limits=settings.digitalocean_limits,
-            include_preview=bool(options.get("include_preview", True)),
+            include_preview=connection.include_preview,
         )
     if connection.provider == "doit":
         from api.providers.doit import DoitProvider

@@ -14,7 +14,7 @@ import difflib
 import functools
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from fnmatch import translate
 from typing import Any, TypeVar
@@ -55,19 +55,6 @@ class Rule:
     client: str
     billable: bool
     markup: Decimal  # percent points: 15 means 15 %
-    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # Compiled once: rules x lines matches are the refresh's hot loop.
-        object.__setattr__(self, "regex", re.compile(translate(self.pattern), re.IGNORECASE))
-
-    def matches(self, line: Mapping[str, Any]) -> bool:
-        match = self.regex.match
-        for name in self.fields:
-            value = line.get(name)
-            if value is not None and match(value if type(value) is str else _text(value)):
-                return True
-        return False
 
 
 @dataclass(frozen=True)

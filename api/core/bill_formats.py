@@ -92,7 +92,7 @@ def _xero_bill(bill: Bill, accounts: AccountMap, date_format: str) -> list[dict[
             "*AccountCode": _text(codes.xero_account),
             "*TaxType": _text(accounts.xero_tax_type(line.category, bool(line.tax))),
             "TaxAmount": _money(line.tax, bill.currency) if line.tax or mapped else "",
-            "Currency": bill.currency,
+            "Currency": _text(bill.currency),
         })  # fmt: skip
         if line.client:
             row["TrackingName1"], row["TrackingOption1"] = TRACKING_NAME, _text(line.client)
@@ -144,7 +144,7 @@ def _qbo_line(
         "Account": _text(codes.qbo_account), "Line Description": _text(line.description),
         "Line Amount": _money(line.amount + line.tax, bill.currency),
         "Line Tax Code": _text(codes.qbo_tax_code),
-        "Currency": bill.currency, "Customer": _text(line.client),
+        "Currency": _text(bill.currency), "Customer": _text(line.client),
         "Billable": ("Billable" if line.billable else "NotBillable") if line.client else "",
     }  # fmt: skip
 

@@ -258,7 +258,7 @@ class Connection:
     """One provider account feeding one ledger. `id` is stable and url-safe (names can change);
     `spreadsheet_id` is the Google Sheet it belongs to, or "local" for the embedded workbook +
     folder. Names are unique per spreadsheet. `options` holds provider and ledger options
-    (tenant, include_preview, drive_folder_id)."""
+    (tenant, include_preview, drive_folder)."""
 
     name: str
     provider: str  # "digitalocean" | "doit"
@@ -282,8 +282,3 @@ class Connection:
     @property
     def include_preview(self) -> bool:
         return bool(self.options.get("include_preview", True))
-
-    @property
-    def drive_folder_id(self) -> str | None:
-        value = self.options.get("drive_folder_id")
-        return str(value) if value else None

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from api.core.document import ExtractedDocument, document_from_dict, document_to_dict
 from api.ports import Clock, utcnow
-from api.state.schema import UtcDateTime, create_engine, migrate
+from api.state.schema import UtcDateTime, create_engine, migrate, writer
 
 metadata = sa.MetaData()
 
@@ -58,7 +58,7 @@ class SqlExtractionBook:
                "pages": document.pages, "cost": cost, "extractor": document.extractor,
                "document": json.dumps(document_to_dict(document)),
                "created": self._clock()}  # fmt: skip
-        with self._engine.begin() as conn:
+        with writer(self._engine).begin() as conn:  # read, then insert: one write lock
             exists = conn.execute(
                 sa.select(extractions.c.sha256).where(extractions.c.sha256 == sha256)
             ).first()

@@ -188,6 +188,12 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def writer(engine: Engine) -> Engine:
+    """`engine` for transactions that will write: on SQLite they begin IMMEDIATE (see
+    _sqlite_begin); elsewhere it is the same engine."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
 def _sqlite_begin(connection: sa.Connection) -> None:
     # A writer takes the write lock up front (waiting up to the busy timeout), so two writers
     # are serialized instead of one failing with "database is locked" halfway through.

@@ -27,7 +27,6 @@ from api.state.rows import (
 )
 from api.state.schema import (
     ACTIVE,
-    WRITE_OPTION,
     connections,
     create_engine,
     documents,
@@ -37,6 +36,7 @@ from api.state.schema import (
     runs,
     schedule_slots,
     upsert,
+    writer,
 )
 
 INTERRUPTED = lifecycle.INTERRUPTED
@@ -60,7 +60,7 @@ class SqlStateStore:
         self._clock = clock
         self._stale_after = stale_after
         self._engine = create_engine(url)
-        self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
+        self._writer = writer(self._engine)
         # One snapshot for multi-query reads (index + its documents) on PostgreSQL; SQLite's
         # deferred BEGIN already reads one WAL snapshot.
         postgres = self._engine.dialect.name == "postgresql"

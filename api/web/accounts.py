@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from api.ports import utcnow
-from api.state.schema import UtcDateTime, create_engine, migrate
+from api.state.schema import UtcDateTime, create_engine, migrate, writer
 
 metadata = sa.MetaData()
 
@@ -109,8 +109,8 @@ class AccountStore:
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
         if self._sqlite:
-            with self._lock, self._engine.begin() as conn:
+            with self._lock, writer(self._engine).begin() as conn:
                 yield conn
         else:
-            with self._engine.begin() as conn:
+            with writer(self._engine).begin() as conn:
                 yield conn

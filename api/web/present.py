@@ -69,7 +69,7 @@ def connection(
         "provider": value.provider,
         "account": value.account,
         "fingerprint": value.fingerprint,
-        "include_preview": bool(value.options.get("include_preview", True)),
+        "include_preview": value.include_preview,
         "drive_folder_id": value.options.get("drive_folder") or None,
         "schedule": schedule(value.schedule),
         "schedule_paused": value.schedule_paused,
