@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import shlex
 from collections.abc import Callable
@@ -13,7 +14,15 @@ from api.destinations import destination_for
 from api.engine import Destination, SyncEngine
 from api.errors import ConfigError
 from api.http import redact
-from api.ports import FileStore, JobQueue, LedgerSink, Provider, SecretStore, StateStore
+from api.ports import (
+    Extractor,
+    FileStore,
+    JobQueue,
+    LedgerSink,
+    Provider,
+    SecretStore,
+    StateStore,
+)
 from api.reports import run_notes
 from api.settings import Settings, prepare_home
 
@@ -31,6 +40,9 @@ class Services:
     sink: LedgerSink
     files: FileStore
     engine: SyncEngine
+    # The PDF extractor, built on first use and then shared by the sync's PDF check and the
+    # inbox (Document AI: one client and one extraction book a process, not one a run).
+    extractor: Callable[[], Extractor]
 
     def provider(self, connection: Connection, token: str) -> Provider:
         return build_provider(self.settings, connection, token)
@@ -110,6 +122,7 @@ def build(settings: Settings) -> Services:
     sink: LedgerSink = WorkbookLedger(settings.workbook_path)
     files: FileStore = FolderStore(settings.archive_dir)
     local = Destination(sink, files)
+    extractor = functools.cache(lambda: build_extractor(settings))
     engine = SyncEngine(
         state=state,
         secrets=secrets,
@@ -118,12 +131,10 @@ def build(settings: Settings) -> Services:
         providers=lambda connection, token: build_provider(settings, connection, token),
         workdir=settings.download_dir,
         concurrency=settings.http.concurrency,
-        pdf_checker=ArchivedPdfChecker(
-            lambda: build_extractor(settings), state, threshold=settings.extract_confidence
-        ),
+        pdf_checker=ArchivedPdfChecker(extractor, state, threshold=settings.extract_confidence),
         after_change=run_notes,
     )
-    return Services(settings, state, secrets, sink, files, engine)
+    return Services(settings, state, secrets, sink, files, engine, extractor)
 
 
 def check_database_url(url: str) -> None:

@@ -59,13 +59,11 @@ def execute_with_inbox(services: Services, run_id: str) -> RunRecord:
     for the spreadsheet "local". The inbox has its own Runs row and never changes the run's
     status; a file it cannot read stays in the inbox for the next run. Raises what `execute`
     raises."""
-    from api.extractors import build_extractor
-
     run = services.engine.execute(run_id)
     if run.status not in ("succeeded", "partial"):  # a failed sync: its ledger may be unusable
         return run
     connection = services.state.get_connection(run.connection)
-    extractor = build_extractor(services.settings)
+    extractor = services.extractor()
     try:
         if uses_google(connection.options) and connection.options.get("drive_folder"):
             google_inbox(services, connection, extractor).run(run.trigger)

@@ -74,10 +74,9 @@ def usage(obj: Context, when: dt.datetime | None) -> None:
 
 
 def _inboxes(services: Services) -> list[RunRecord]:
-    from api.extractors import build_extractor
     from api.inboxes import google_inboxes, local_inbox
 
-    extractor = build_extractor(services.settings)
+    extractor = services.extractor()
     runs: list[RunRecord] = []
     for pdf_inbox in [local_inbox(services, extractor), *google_inboxes(services, extractor)]:
         run = pdf_inbox.run("cli")
