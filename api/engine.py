@@ -255,15 +255,23 @@ class SyncEngine:
         return record
 
     def _after_change(self, sink: LedgerSink) -> Sequence[str]:
-        if self.after_change is None:
-            return ()
-        try:
-            return self.after_change(sink)
-        except BillsyncError as exc:  # the sync itself succeeded: say so, keep its rows
-            return (f"The Summary tab was not rebuilt: {exc}",)
-        except Exception as exc:
-            log.exception("rebuilding the Summary tab crashed")
-            return (f"The Summary tab was not rebuilt (internal error {type(exc).__name__}).",)
+        return after_change_notes(self.after_change, sink)
+
+
+def after_change_notes(
+    after_change: Callable[[LedgerSink], Sequence[str]] | None, sink: LedgerSink
+) -> Sequence[str]:
+    """The messages of a run's last step (the Summary and Clients refresh) for its message;
+    a failure there becomes a sentence, never the run's failure: its rows are written."""
+    if after_change is None:
+        return ()
+    try:
+        return after_change(sink)
+    except BillsyncError as exc:
+        return (f"The Summary tab was not rebuilt: {exc}",)
+    except Exception as exc:  # a bug: logged with its trace, said without internals
+        log.exception("rebuilding the Summary tab crashed")
+        return (f"The Summary tab was not rebuilt (internal error {type(exc).__name__}).",)
 
 
 class _Reporter:

@@ -34,6 +34,7 @@ from api.core.outcome import FAILED, PARTIAL, SUCCEEDED
 from api.core.pdf_ledger import PROVIDER, pdf_key, pdf_rows
 from api.core.reconcile import reconcile_pdf
 from api.core.rows import invoice_from_row, line_from_row
+from api.engine import after_change_notes
 from api.errors import BillsyncError, ExtractionError, RejectedDocument
 from api.ports import Extractor, FileStore, Inbox, InboxItem, LedgerSink, utcnow
 
@@ -113,11 +114,8 @@ class PdfInbox:
             error = f"Internal error ({type(exc).__name__}); the inbox was left as it was."
         counts = RunCounts(new=work.new, updated=work.attached, unchanged=work.duplicates,
                            line_items=sum(len(v) for v in work.lines.values()))  # fmt: skip
-        if not error and (work.new or work.attached) and self.after_change is not None:
-            try:
-                work.notes.extend(self.after_change(self.sink))
-            except BillsyncError as exc:  # the PDFs' rows stand: say so, keep them
-                work.notes.append(f"The Summary tab was not rebuilt: {exc}")
+        if not error and (work.new or work.attached):  # the PDFs' rows stand, whatever it says
+            work.notes.extend(after_change_notes(self.after_change, self.sink))
         # Each piece is a sentence (the notes end with a period of their own).
         pieces = [error] * bool(error) + [_summary(work)] + work.notes
         message = " ".join(p if p.endswith(".") else f"{p}." for p in pieces)
