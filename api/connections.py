@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from api.core.model import Connection
+from api.core.model import PROVIDER_NAMES, Connection
 from api.core.schedule import Schedule
 from api.core.text import fingerprint
 from api.engine import ProviderFactory
 from api.errors import AuthError, BillsyncError, ConfigError, Conflict, NotFoundError
+from api.http import scrub
 from api.ports import SecretStore, StateStore, utcnow
 from api.state.rows import new_connection_id
 
@@ -19,7 +20,6 @@ PROVIDERS = ("digitalocean", "doit")
 # Every provider token is printable ASCII without spaces: DigitalOcean's `dop_v1_<64 hex>`,
 # DoiT's API keys (a JWT). Anything else is a paste gone wrong, refused before any call.
 _TOKEN_TEXT = re.compile(r"[\x21-\x7e]+")
-MIN_REDACTED = 8  # shorter strings are not searched for in provider text (they would shred it)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 
 
@@ -67,8 +67,7 @@ def connect(
         account = probe.account_label()
     finally:
         probe.close()
-    if len(token) >= MIN_REDACTED and token in account:  # a provider that echoes it back
-        account = account.replace(token, "[redacted]")
+    account = scrub(account, token)  # a provider that echoes the token back
     # One secret per connection: the sheet keeps two sheets' same-named connections apart.
     scope = "" if spreadsheet_id == "local" else f"{spreadsheet_id}--"
     ref = secrets.put(
@@ -105,7 +104,7 @@ def check_token_text(provider: str, token: str) -> None:
     """AuthError (never sent to the provider) for a token with spaces, line breaks, control
     characters or letters outside ASCII, which no DigitalOcean or DoiT token has."""
     if not _TOKEN_TEXT.fullmatch(token):
-        label = {"digitalocean": "DigitalOcean", "doit": "DoiT"}.get(provider, provider)
+        label = PROVIDER_NAMES.get(provider, provider)
         raise AuthError(
             f"The {label} token contains characters no {label} token has (spaces, line "
             "breaks or letters outside ASCII).",

@@ -309,17 +309,27 @@ class ApiClient:
         )  # fmt: skip
 
 
+MIN_SECRET = 8  # shorter strings are not searched for in provider text (they would shred it)
+
+
+def scrub(text: str, secret: str) -> str:
+    """`text` with `secret` replaced by "[redacted]" (a secret shorter than MIN_SECRET is left
+    alone: replacing it would shred ordinary text)."""
+    return text.replace(secret, "[redacted]") if len(secret) >= MIN_SECRET else text
+
+
 def without_secret(error: ProviderError, secret: str) -> ProviderError:
     """`error`, or a copy of it whose message and action have `secret` replaced by
     "[redacted]": a last check that a provider's error body never carries the caller's token
     back into a message. Secrets shorter than 8 characters are left alone (replacing them would
     shred ordinary text)."""
     action = error.action or ""
-    if len(secret) < 8 or (secret not in error.message and secret not in action):
+    message = scrub(error.message, secret)
+    if message == error.message and scrub(action, secret) == action:
         return error
     clean = type(error)(
-        error.message.replace(secret, "[redacted]"), provider=error.provider,
-        status=error.status, action=action.replace(secret, "[redacted]") or None,
+        message, provider=error.provider, status=error.status,
+        action=scrub(action, secret) or None,
     )  # fmt: skip
     clean.request_id = error.request_id
     return clean

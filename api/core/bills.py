@@ -17,11 +17,11 @@ from typing import Any
 
 from api.core.allocation import SHARED, UNALLOCATED, Allocation
 from api.core.categories import CATEGORIES
-from api.core.model import PREVIEW_STATUS
+from api.core.model import PREVIEW_STATUS, PROVIDER_NAMES
 from api.core.pdf_ledger import PROVIDER as PDF_PROVIDER
 from api.core.pdf_ledger import UNKNOWN_SUPPLIER
 
-SUPPLIERS = {"digitalocean": "DigitalOcean", "doit": "DoiT"}
+SUPPLIERS = PROVIDER_NAMES  # a provider is the supplier of its own invoices
 ACCOUNT_COLUMNS = ("Category", "Xero Account Code", "Xero Tax Type", "QBO Account", "QBO Tax Code")
 
 

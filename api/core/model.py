@@ -11,6 +11,7 @@ from typing import Any
 from api.core.schedule import Schedule
 
 PREVIEW_STATUS = "Preview"
+PROVIDER_NAMES = {"digitalocean": "DigitalOcean", "doit": "DoiT"}  # connection provider -> shown
 
 
 def is_preview_key(key: str) -> bool:
