@@ -37,7 +37,7 @@ from api.core.rows import not_numbers
 from api.core.text import counted
 from api.errors import ConfigError
 from api.ports import ExportStore, FileStore, LedgerSink
-from api.reports import CLIENTS_TAB, allocations_by_key
+from api.reports import CLIENTS_TAB, allocations_by_key, require_numbers
 
 FORMATS = ("xero", "qbo")
 ACCOUNTS_TAB = "Accounts"
@@ -183,11 +183,11 @@ def _bills(
     lines = sink.rows("Line Items")
     wanted = _exported(period, connection)
     # checked before any filter, so the row numbers are the sheet's
-    if bad := [*not_numbers(invoices, "Total", "Invoices", only=wanted),
-               *not_numbers(lines, "Amount", "Line Items", only=wanted)]:  # fmt: skip
-        raise ConfigError(
-            "; ".join(bad) + ".", action="Correct or clear those cells, then export again."
-        )
+    require_numbers(
+        [*not_numbers(invoices, "Total", "Invoices", only=wanted),
+         *not_numbers(lines, "Amount", "Line Items", only=wanted)],
+        "Correct or clear those cells, then export again.",
+    )  # fmt: skip
     invoices = [row for row in invoices if _ours(row, connection)]
     month = [line for line in lines if wanted(line)]
     allocations, problems = allocations_by_key(month, sink.rows(CLIENTS_TAB))

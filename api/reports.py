@@ -69,12 +69,11 @@ def _refresh(sink: LedgerSink, force: bool) -> tuple[list[str], int]:
     if not force and sink.report_mark() == mark:
         return [], 0
     lines = sink.rows("Line Items", REPORT_COLUMNS)
-    if bad := not_numbers(lines, "Amount", "Line Items"):
-        raise ConfigError(
-            "; ".join(bad) + ".",
-            action="Correct or clear those cells (a full sync also rewrites them from the "
-            "provider); the Summary is rebuilt by the next sync.",
-        )
+    require_numbers(
+        not_numbers(lines, "Amount", "Line Items"),
+        "Correct or clear those cells (a full sync also rewrites them from the provider); the "
+        "Summary is rebuilt by the next sync.",
+    )
     archived = archived_lines(sink)  # read only once the ledger's own lines are usable
     allocations = allocate_all(lines, rules)
     every = [*archived, *lines]
@@ -85,6 +84,12 @@ def _refresh(sink: LedgerSink, force: bool) -> tuple[list[str], int]:
     moved = sum(1 for line in lines
                 if line.get("Client") and str(line.get("Line Key")) in changed)  # fmt: skip
     return list(problems), moved
+
+
+def require_numbers(bad: Sequence[str], action: str) -> None:
+    """ConfigError naming every cell `not_numbers` found (none: nothing happens)."""
+    if bad:
+        raise ConfigError("; ".join(bad) + ".", action=action)
 
 
 def archived_lines(sink: LedgerSink) -> list[dict[str, Any]]:
